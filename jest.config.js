@@ -1,0 +1,45 @@
+/**
+ * Jest runs the TypeScript sources as native ES modules, transformed by SWC.
+ * Workspace packages resolve to their sources, so tests need no build of the
+ * kit; generated protobuf code resolves to proto/gen.
+ * @type {import('jest').Config}
+ */
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const shared = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper: {
+    '^@ordermesh/kit$': '<rootDir>/services/kit/src/index.ts',
+    '^@ordermesh/proto/common$': '<rootDir>/proto/gen/ordermesh/common/v1/money.ts',
+    '^@ordermesh/proto/(user|order|payment|notification|events)$': '<rootDir>/proto/gen/ordermesh/$1/v1/$1.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+};
+
+export default {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/services/*/src/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
+      globalSetup: '<rootDir>/tests/support/global-setup.ts',
+    },
+  ],
+  coverageProvider: 'v8',
+  collectCoverageFrom: ['services/*/src/**/*.ts', '!services/*/src/generated/**', '!**/*.test.ts'],
+  coverageReporters: ['text-summary', 'lcov'],
+};

@@ -1,0 +1,187 @@
+import {
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  connect,
+  type RecoveringChannelModel,
+} from 'amqplib';
+import { assertEventExchange, EVENTS_EXCHANGE, withTimeout } from './amqp.js';
+import type { Logger } from './logger.js';
+
+export interface ConsumedEvent {
+  eventId: string;
+  routingKey: string;
+  body: Buffer;
+  /** 1 on first delivery, then 2, 3... after each delayed retry. */
+  attempt: number;
+  headers: Record<string, unknown>;
+}
+
+/** Thrown by a handler for a message that no retry can fix: it goes straight to the dead-letter queue. */
+export class PoisonMessageError extends Error {
+  override name = 'PoisonMessageError';
+}
+
+export interface EventConsumerOptions {
+  queue: string;
+  /** Routing-key patterns bound to the queue, e.g. "order.*". */
+  bindings: readonly string[];
+  handler: (event: ConsumedEvent) => Promise<void>;
+  /** At most this many unacknowledged messages in flight. */
+  prefetch?: number;
+  /** One delayed retry per entry; after the last, the message is dead-lettered. */
+  retryDelaysMs?: readonly number[];
+}
+
+const ATTEMPT_HEADER = 'x-ordermesh-attempt';
+
+/** Names of the queues around a consumer's queue; operators and tests use them too. */
+export const queueNames = (queue: string) => ({
+  queue,
+  deadLetterExchange: `${queue}.dlx`,
+  deadLetterQueue: `${queue}.dead`,
+  retryQueue: (delayMs: number) => `${queue}.retry.${delayMs}ms`,
+});
+
+/**
+ * Consumes events from a durable queue with manual acks, sent only after the
+ * handler's work is done, and a bounded prefetch. A failed message is parked
+ * in a TTL retry queue that dead-letters it back after a delay; after the last
+ * retry, or at once for a poison message, it goes to the dead-letter queue
+ * with the reason in its headers. The connection recovers by itself.
+ */
+export class EventConsumer {
+  private readonly prefetch: number;
+  private readonly retryDelaysMs: readonly number[];
+  private readonly names: ReturnType<typeof queueNames>;
+  private connection: RecoveringChannelModel | undefined;
+  private inFlight = 0;
+  private stopping = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+    private readonly options: EventConsumerOptions,
+  ) {
+    this.prefetch = options.prefetch ?? 16;
+    this.retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000];
+    this.names = queueNames(options.queue);
+  }
+
+  /** Starts consuming. Returns at once; the first connection and every reconnection happen in the background. */
+  async start(): Promise<void> {
+    const connection = await connect(this.url, {
+      timeout: 2_000,
+      recovery: {
+        waitForConnect: false,
+        initialDelay: 200,
+        maxDelay: 5_000,
+        setup: async (model: ChannelModel) => {
+          const channel = await model.createConfirmChannel();
+          channel.on('error', (error: Error) => this.log.warn({ err: error }, 'consumer channel error'));
+          await this.declareTopology(channel);
+          await channel.prefetch(this.prefetch);
+          await channel.consume(this.options.queue, (message: ConsumeMessage | null) => {
+            if (message) void this.handle(channel, message);
+          });
+          this.log.info({ queue: this.options.queue }, 'consuming');
+        },
+      },
+    });
+    connection.on('disconnect', (error: Error) => this.log.warn({ err: error }, 'broker connection lost'));
+    connection.on('error', (error: Error) => this.log.warn({ err: error }, 'broker connection error'));
+    this.connection = connection;
+  }
+
+  /** Stops taking messages, waits for the ones in hand (up to `graceMs`), then closes. Unacked ones are redelivered. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    const until = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    await this.connection?.close().catch(() => {});
+  }
+
+  private async declareTopology(channel: ConfirmChannel): Promise<void> {
+    const { queue, deadLetterExchange, deadLetterQueue, retryQueue } = this.names;
+    await assertEventExchange(channel);
+    await channel.assertExchange(deadLetterExchange, 'direct', { durable: true });
+    await channel.assertQueue(deadLetterQueue, { durable: true });
+    await channel.bindQueue(deadLetterQueue, deadLetterExchange, queue);
+    // Anything the broker itself dead-letters from the main queue also lands in the dead-letter queue.
+    await channel.assertQueue(queue, { durable: true, deadLetterExchange, deadLetterRoutingKey: queue });
+    for (const delay of this.retryDelaysMs) {
+      await channel.assertQueue(retryQueue(delay), {
+        durable: true,
+        messageTtl: delay,
+        deadLetterExchange: '',
+        deadLetterRoutingKey: queue,
+      });
+    }
+    for (const pattern of this.options.bindings) await channel.bindQueue(queue, EVENTS_EXCHANGE, pattern);
+  }
+
+  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+    this.inFlight += 1;
+    const headers = message.properties.headers ?? {};
+    const attempt = Number(headers[ATTEMPT_HEADER] ?? 1);
+    const routingKey = String(headers['x-ordermesh-routing-key'] ?? message.fields.routingKey);
+    const eventId = String(message.properties.messageId ?? '');
+    const log = this.log.child({ eventId, routingKey, attempt });
+    try {
+      if (this.stopping) {
+        channel.nack(message, false, true);
+        return;
+      }
+      if (!eventId) throw new PoisonMessageError('message has no message id');
+      await this.options.handler({ eventId, routingKey, body: message.content, attempt, headers });
+      channel.ack(message);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const delay = this.retryDelaysMs[attempt - 1];
+      try {
+        if (error instanceof PoisonMessageError || delay === undefined) {
+          log.error({ err: error }, 'dead-lettering event');
+          await this.republish(channel, message, this.names.deadLetterQueue, {
+            [ATTEMPT_HEADER]: attempt,
+            'x-ordermesh-dead-reason': reason,
+          });
+        } else {
+          log.warn({ err: error, retryInMs: delay }, 'event failed, will retry');
+          await this.republish(channel, message, this.names.retryQueue(delay), {
+            [ATTEMPT_HEADER]: attempt + 1,
+            'x-ordermesh-last-error': reason,
+          });
+        }
+        channel.ack(message);
+      } catch (republishError) {
+        // Could not park it: let the broker redeliver it rather than lose it.
+        log.warn({ err: republishError }, 'could not park failed event, requeueing');
+        channel.nack(message, false, true);
+      }
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  private async republish(
+    channel: ConfirmChannel,
+    message: ConsumeMessage,
+    queue: string,
+    extraHeaders: Record<string, unknown>,
+  ): Promise<void> {
+    const { properties } = message;
+    channel.sendToQueue(queue, message.content, {
+      persistent: true,
+      messageId: properties.messageId,
+      type: properties.type,
+      contentType: properties.contentType,
+      timestamp: properties.timestamp,
+      headers: {
+        ...properties.headers,
+        'x-ordermesh-routing-key': properties.headers?.['x-ordermesh-routing-key'] ?? message.fields.routingKey,
+        ...extraHeaders,
+      },
+    });
+    await withTimeout(channel.waitForConfirms(), 10_000, 'broker did not confirm in time');
+  }
+}

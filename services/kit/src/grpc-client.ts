@@ -1,0 +1,56 @@
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientUnaryCall,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** Client channel settings shared by every service-to-service client. */
+export const clientOptions: ChannelOptions = {
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  'grpc.max_send_message_length': 1024 * 1024,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+};
+
+/**
+ * Creates a generated ts-proto client. Plain text on purpose: in the mesh the
+ * sidecar (or proxyless xDS) adds mutual TLS, and retries, per-try timeouts
+ * and outlier detection come from the mesh too, never from here.
+ */
+export function createClient<Client>(
+  Constructor: new (address: string, creds: ChannelCredentials, options?: Partial<ChannelOptions>) => Client,
+  target: string,
+): Client {
+  return new Constructor(target, credentials.createInsecure(), clientOptions);
+}
+
+/**
+ * Makes one unary call with a deadline: `timeoutMs` from now, but never later
+ * than the deadline of the call being served (`within`), so a caller that has
+ * given up does not leave work running downstream.
+ */
+export function callUnary<Req, Res>(
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  options: { timeoutMs: number; within?: Date | number; metadata?: Metadata },
+): Promise<Res> {
+  const own = Date.now() + options.timeoutMs;
+  const parent = options.within === undefined ? Number.POSITIVE_INFINITY : new Date(options.within).getTime();
+  const deadline = new Date(Math.min(own, parent));
+  return new Promise((resolve, reject) => {
+    method(request, options.metadata ?? new Metadata(), { deadline }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import {
+  type Metadata,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type sendUnaryData,
+  status,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { AppError } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** What a handler may know of the call besides the request. */
+export interface CallContext {
+  metadata: Metadata;
+  /** The caller's deadline, or Infinity when it set none. */
+  deadline: Date | number;
+  log: Logger;
+}
+
+interface UnaryMethodDefinition<Req, Res> {
+  path: string;
+  requestStream: false;
+  responseStream: false;
+  requestDeserialize: (bytes: Buffer) => Req;
+  responseSerialize: (value: Res) => Buffer;
+}
+
+/** One async function per method of a generated ts-proto service definition. */
+export type UnaryHandlers<Definition> = {
+  [Method in keyof Definition]: Definition[Method] extends UnaryMethodDefinition<infer Req, infer Res>
+    ? (request: Req, context: CallContext) => Promise<Res>
+    : never;
+};
+
+export interface ServiceBinding {
+  name: string;
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+}
+
+/**
+ * Binds async handlers to a generated service definition. Thrown AppErrors
+ * become their status; anything else is logged with its stack and answered
+ * with a bare INTERNAL.
+ */
+export function bindService<Definition extends Record<string, UnaryMethodDefinition<unknown, unknown>>>(
+  definition: Definition,
+  handlers: UnaryHandlers<Definition>,
+  log: Logger,
+): ServiceBinding {
+  const implementation: UntypedServiceImplementation = {};
+  let serviceName = '';
+  for (const [method, spec] of Object.entries(definition)) {
+    serviceName = spec.path.split('/')[1] ?? '';
+    const handler = handlers[method as keyof Definition] as (req: unknown, ctx: CallContext) => Promise<unknown>;
+    const methodLog = log.child({ rpc: spec.path });
+    implementation[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const context: CallContext = { metadata: call.metadata, deadline: call.getDeadline(), log: methodLog };
+      handler(call.request, context).then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          if (error instanceof AppError) {
+            methodLog.debug({ code: status[error.code], err: error.message }, 'call failed');
+            callback({ code: error.code, details: error.message });
+          } else {
+            methodLog.error({ err: error }, 'unexpected error');
+            callback({ code: status.INTERNAL, details: 'internal error' });
+          }
+        },
+      );
+    };
+  }
+  return { name: serviceName, definition: definition as unknown as ServiceDefinition, implementation };
+}
+
+/** Limits that keep one client from hogging a server. */
+export const serverOptions = {
+  'grpc.max_receive_message_length': 1024 * 1024,
+  'grpc.max_send_message_length': 4 * 1024 * 1024,
+  'grpc.max_concurrent_streams': 256,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+} as const;
+
+export interface RunningServer {
+  port: number;
+  health: HealthImplementation;
+  /** Reports NOT_SERVING, stops taking calls, lets in-flight ones finish within `graceMs`, then cancels the rest. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+function loadDescriptorSet() {
+  const require = createRequire(import.meta.url);
+  return loadFileDescriptorSetFromBuffer(readFileSync(require.resolve('@ordermesh/proto/descriptor-set')));
+}
+
+/**
+ * Starts a gRPC server with the given services plus grpc.health.v1 and
+ * server reflection. The health status of each service starts SERVING.
+ */
+export async function startGrpcServer(options: {
+  host: string;
+  port: number;
+  services: ServiceBinding[];
+  log: Logger;
+}): Promise<RunningServer> {
+  const server = new Server(serverOptions);
+  const names = options.services.map((s) => s.name);
+  const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'SERVING'] as const)));
+  health.addToServer(server);
+  new ReflectionService(loadDescriptorSet(), { services: names }).addToServer(server);
+  for (const service of options.services) server.addService(service.definition, service.implementation);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  options.log.info({ port, services: names }, 'gRPC server listening');
+
+  return {
+    port,
+    health,
+    async shutdown(graceMs) {
+      for (const name of ['', ...names]) health.setStatus(name, 'NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          options.log.warn({ graceMs }, 'grace period over, cancelling remaining calls');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import type { EventPublisher, OutgoingEvent } from './amqp.js';
+import { backoffDelay, sleep } from './backoff.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The part of a Prisma client the relay needs. Every service's schema has the
+ * same outbox_events table, so one relay serves them all.
+ */
+export interface OutboxDatabase {
+  $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
+  $executeRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<number>;
+}
+
+interface ClaimedRow {
+  event_id: string;
+  routing_key: string;
+  message_type: string;
+  payload: Uint8Array;
+  headers: Record<string, string> | null;
+  created_at: Date;
+}
+
+export interface OutboxRelayOptions {
+  batchSize?: number;
+  /** How often to look for new rows when nobody calls notify(). */
+  pollMs?: number;
+  /** How long a claim keeps other relay instances off a row, should this one die mid-batch. */
+  leaseSeconds?: number;
+  maxBackoffMs?: number;
+  /** Sent rows older than this are deleted. */
+  retentionHours?: number;
+}
+
+/**
+ * Publishes the rows of the transactional outbox to RabbitMQ. A row is marked
+ * sent only after the broker confirmed it; while the broker is down the relay
+ * backs off and tries again, so events are delayed, never lost. Several
+ * instances can run side by side: claims use FOR UPDATE SKIP LOCKED and a lease.
+ * Delivery is at least once; consumers dedupe by event id.
+ */
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private readonly leaseSeconds: number;
+  private readonly maxBackoffMs: number;
+  private readonly retentionHours: number;
+  private readonly stopping = new AbortController();
+  private wake = new AbortController();
+  private loop: Promise<void> | undefined;
+  private lastCleanup = 0;
+
+  constructor(
+    private readonly db: OutboxDatabase,
+    private readonly publisher: EventPublisher,
+    private readonly log: Logger,
+    options: OutboxRelayOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 100;
+    this.pollMs = options.pollMs ?? 500;
+    this.leaseSeconds = options.leaseSeconds ?? 30;
+    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+    this.retentionHours = options.retentionHours ?? 72;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Asks the relay to look now: called after a transaction that wrote outbox rows commits. */
+  notify(): void {
+    this.wake.abort();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.wake.abort();
+    await this.loop;
+  }
+
+  /** Claims, publishes and marks one batch. Returns how many rows were published. */
+  async relayOnce(): Promise<number> {
+    const rows = await this.db.$queryRaw<ClaimedRow[]>`
+      UPDATE outbox_events
+         SET locked_until = now() + make_interval(secs => ${this.leaseSeconds}), attempts = attempts + 1
+       WHERE id IN (SELECT id FROM outbox_events
+                     WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+                     ORDER BY id LIMIT ${this.batchSize}
+                     FOR UPDATE SKIP LOCKED)
+      RETURNING event_id::text AS event_id, routing_key, message_type, payload, headers, created_at`;
+    if (rows.length === 0) return 0;
+    const eventIds = rows.map((row) => row.event_id);
+    try {
+      await this.publisher.publish(rows.map(toOutgoingEvent));
+    } catch (error) {
+      await this.db.$executeRaw`
+        UPDATE outbox_events SET locked_until = NULL WHERE event_id = ANY(${eventIds}::uuid[])`;
+      throw error;
+    }
+    await this.db.$executeRaw`
+      UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY(${eventIds}::uuid[])`;
+    return rows.length;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      this.wake = new AbortController();
+      let published = 0;
+      try {
+        published = await this.relayOnce();
+        if (failures > 0) this.log.info({ failures }, 'outbox relay recovered');
+        failures = 0;
+        await this.cleanup();
+      } catch (error) {
+        failures += 1;
+        const delay = backoffDelay(failures, 250, this.maxBackoffMs);
+        this.log.warn({ err: error, failures, retryInMs: delay }, 'outbox relay could not publish, will retry');
+        await sleep(delay, this.stopping.signal);
+        continue;
+      }
+      // A full batch means more rows are waiting: go again at once.
+      if (published < this.batchSize)
+        await sleep(this.pollMs, AbortSignal.any([this.wake.signal, this.stopping.signal]));
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 60 * 60 * 1000) return;
+    this.lastCleanup = Date.now();
+    await this.db.$executeRaw`
+      DELETE FROM outbox_events WHERE sent_at < now() - make_interval(hours => ${this.retentionHours})`;
+  }
+}
+
+function toOutgoingEvent(row: ClaimedRow): OutgoingEvent {
+  return {
+    eventId: row.event_id,
+    routingKey: row.routing_key,
+    messageType: row.message_type,
+    payload: Buffer.from(row.payload),
+    headers: row.headers ?? {},
+    occurredAt: row.created_at,
+  };
+}

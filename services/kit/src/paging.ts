@@ -1,0 +1,36 @@
+import { invalidArgument } from './errors.js';
+
+/** Where a newest-first list stopped: the last row's creation time and id (ids break ties). */
+export interface PageCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodePageToken(cursor: PageCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt.getTime(), cursor.id])).toString('base64url');
+}
+
+/** An empty token means the first page; anything not made by encodePageToken is INVALID_ARGUMENT. */
+export function decodePageToken(token: string): PageCursor | undefined {
+  if (token === '') return undefined;
+  try {
+    const [time, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown[];
+    if (typeof time === 'number' && Number.isFinite(time) && typeof id === 'string' && id.length <= 64) {
+      return { createdAt: new Date(time), id };
+    }
+  } catch {
+    // fall through
+  }
+  throw invalidArgument('page_token', 'is not a token from a previous response');
+}
+
+/**
+ * Given up to pageSize + 1 rows (newest first), returns the page and the token
+ * for the next one: fetching one extra row tells whether there is a next page.
+ */
+export function toPage<Row extends PageCursor>(rows: Row[], pageSize: number): { rows: Row[]; nextPageToken: string } {
+  if (rows.length <= pageSize) return { rows, nextPageToken: '' };
+  const page = rows.slice(0, pageSize);
+  const last = page[page.length - 1];
+  return { rows: page, nextPageToken: last ? encodePageToken(last) : '' };
+}
