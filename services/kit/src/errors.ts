@@ -30,3 +30,8 @@ export function isUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED;
 }
+
+/** True for a database unique-constraint violation (Prisma's P2002), the signal that a concurrent duplicate won. */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'P2002';
+}

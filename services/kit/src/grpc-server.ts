@@ -50,7 +50,7 @@ export interface ServiceBinding {
  * become their status; anything else is logged with its stack and answered
  * with a bare INTERNAL.
  */
-export function bindService<Definition extends Record<string, UnaryMethodDefinition<unknown, unknown>>>(
+export function bindService<Definition extends Record<string, UnaryMethodDefinition<unknown, never>>>(
   definition: Definition,
   handlers: UnaryHandlers<Definition>,
   log: Logger,

@@ -1,0 +1,35 @@
+import { createLogger, EventPublisher, OutboxRelay, type ShutdownStep, startGrpcServer } from '@ordermesh/kit';
+import type { PaymentConfig } from './config.js';
+import { connectDatabase } from './db.js';
+import { paymentService } from './handlers.js';
+import { Payments } from './payments.js';
+import { SimulatedProvider } from './provider.js';
+import { PrismaPaymentStore } from './store.js';
+
+/** Wires PaymentService and starts it. Returns the bound port and the ordered shutdown steps. */
+export async function startPaymentService(config: PaymentConfig) {
+  const log = createLogger('payment', config.LOG_LEVEL);
+  const db = connectDatabase(config.DATABASE_URL);
+  const publisher = new EventPublisher(config.AMQP_URL, log);
+  const relay = new OutboxRelay(db, publisher, log);
+  const provider = new SimulatedProvider({
+    latencyMs: config.PAYMENT_SIM_LATENCY_MS,
+    declinedCards: config.PAYMENT_SIM_DECLINED_CARDS,
+    limitMinor: config.PAYMENT_SIM_LIMIT_MINOR,
+  });
+  const payments = new Payments(new PrismaPaymentStore(db), provider, () => relay.notify());
+  const server = await startGrpcServer({
+    host: config.GRPC_HOST,
+    port: config.GRPC_PORT,
+    services: [paymentService(payments, log)],
+    log,
+  });
+  relay.start();
+  const shutdownSteps: ShutdownStep[] = [
+    { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
+    { name: 'outbox relay', run: () => relay.stop() },
+    { name: 'broker', run: () => publisher.close() },
+    { name: 'database', run: () => db.$disconnect() },
+  ];
+  return { port: server.port, log, shutdownSteps };
+}

@@ -1,0 +1,192 @@
+import {
+  aborted,
+  failedPrecondition,
+  invalidArgument,
+  isUniqueViolation,
+  notFound,
+  type OutboxRecord,
+  outboxRecord,
+  toMoney,
+} from '@ordermesh/kit';
+import { cardBrand, isExpired, isLuhnValid } from './card.js';
+import type { PaymentProvider } from './provider.js';
+import type { Payment, PaymentMethod, PaymentStore } from './store.js';
+
+export interface NewCard {
+  userId: string;
+  idempotencyKey: string;
+  cardNumber: string;
+  expMonth: number;
+  expYear: number;
+  holderName: string;
+}
+
+export interface ChargeCommand {
+  idempotencyKey: string;
+  orderId: string;
+  userId: string;
+  paymentMethodId: string;
+  amountMinor: number;
+  currency: string;
+}
+
+/**
+ * PaymentService's rules. Every operation is safe to repeat: the database's
+ * unique constraints (one method per user and key, one payment per order)
+ * decide which of two concurrent duplicates wins, and the loser returns the
+ * winner's result.
+ */
+export class Payments {
+  constructor(
+    private readonly store: PaymentStore,
+    private readonly provider: PaymentProvider,
+    private readonly onEventWritten: () => void,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async addMethod(card: NewCard): Promise<PaymentMethod> {
+    const existing = await this.store.findMethodByKey(card.userId, card.idempotencyKey);
+    if (existing) return existing;
+    if (!isLuhnValid(card.cardNumber)) throw invalidArgument('card_number', 'is not a valid card number');
+    if (isExpired(card.expMonth, card.expYear, this.now())) throw invalidArgument('exp_year', 'the card has expired');
+    const providerToken = await this.provider.tokenize(card.cardNumber);
+    try {
+      return await this.store.insertMethod({
+        userId: card.userId,
+        idempotencyKey: card.idempotencyKey,
+        providerToken,
+        brand: cardBrand(card.cardNumber),
+        last4: card.cardNumber.slice(-4),
+        expMonth: card.expMonth,
+        expYear: card.expYear,
+        holderName: card.holderName,
+      });
+    } catch (error) {
+      const winner = isUniqueViolation(error) && (await this.store.findMethodByKey(card.userId, card.idempotencyKey));
+      if (winner) return winner;
+      throw error;
+    }
+  }
+
+  listMethods(userId: string): Promise<PaymentMethod[]> {
+    return this.store.listMethods(userId);
+  }
+
+  async charge(command: ChargeCommand): Promise<Payment> {
+    const method = await this.store.findMethod(command.userId, command.paymentMethodId);
+    if (!method) throw notFound('payment method');
+    let payment = await this.store.findPaymentByOrder(command.orderId);
+    if (!payment) {
+      try {
+        payment = await this.store.insertPayment({
+          orderId: command.orderId,
+          userId: command.userId,
+          paymentMethodId: method.id,
+          amountMinor: BigInt(command.amountMinor),
+          currency: command.currency,
+          status: 'PROCESSING',
+          chargeKey: command.idempotencyKey,
+          refundKey: null,
+        });
+      } catch (error) {
+        payment = isUniqueViolation(error) ? await this.store.findPaymentByOrder(command.orderId) : null;
+        if (!payment) throw error;
+      }
+    }
+    if (payment.userId !== command.userId) throw notFound('order');
+    if (
+      payment.status !== 'VOIDED' &&
+      (payment.amountMinor !== BigInt(command.amountMinor) || payment.currency !== command.currency)
+    ) {
+      throw failedPrecondition('the order already has a payment of another amount');
+    }
+    // PROCESSING also covers a charge interrupted by a crash: re-driving it with
+    // the same provider key cannot take the money twice.
+    return payment.status === 'PROCESSING' ? this.completeCharge(payment, method) : payment;
+  }
+
+  /**
+   * Returns the money of an order's payment. An order with no payment yet is
+   * voided, so a charge still in a queue or a retry can never take money later.
+   */
+  async refund(command: { idempotencyKey: string; orderId: string; userId: string }): Promise<Payment> {
+    let payment = await this.store.findPaymentByOrder(command.orderId);
+    if (!payment) {
+      try {
+        payment = await this.store.insertPayment({
+          orderId: command.orderId,
+          userId: command.userId,
+          paymentMethodId: null,
+          amountMinor: 0n,
+          currency: 'XXX',
+          status: 'VOIDED',
+          chargeKey: null,
+          refundKey: command.idempotencyKey,
+        });
+      } catch (error) {
+        payment = isUniqueViolation(error) ? await this.store.findPaymentByOrder(command.orderId) : null;
+        if (!payment) throw error;
+      }
+    }
+    if (payment.userId !== command.userId) throw notFound('payment');
+    if (payment.status === 'PROCESSING') throw aborted('the charge of this order is still in progress; retry');
+    if (payment.status !== 'SUCCEEDED') return payment;
+
+    const method = payment.paymentMethodId && (await this.store.findMethod(payment.userId, payment.paymentMethodId));
+    if (!method) throw failedPrecondition('the payment method of this payment no longer exists');
+    await this.provider.refund({
+      token: method.providerToken,
+      amountMinor: Number(payment.amountMinor),
+      currency: payment.currency,
+      idempotencyKey: `refund:${payment.id}`,
+    });
+    return this.store
+      .transition(
+        payment.id,
+        'SUCCEEDED',
+        { status: 'REFUNDED', refundKey: command.idempotencyKey },
+        outboxRecord('payment.refunded', this.eventFields(payment)),
+      )
+      .then(this.notified);
+  }
+
+  async get(orderId: string, userId: string): Promise<Payment> {
+    const payment = await this.store.findPaymentByOrder(orderId);
+    if (!payment || payment.userId !== userId) throw notFound('payment');
+    return payment;
+  }
+
+  private async completeCharge(payment: Payment, method: PaymentMethod): Promise<Payment> {
+    const result = await this.provider.charge({
+      token: method.providerToken,
+      amountMinor: Number(payment.amountMinor),
+      currency: payment.currency,
+      idempotencyKey: `charge:${payment.id}`,
+    });
+    let event: OutboxRecord;
+    let change: { status: 'SUCCEEDED' | 'DECLINED'; declineReason?: string };
+    if (result.outcome === 'succeeded') {
+      change = { status: 'SUCCEEDED' };
+      event = outboxRecord('payment.succeeded', this.eventFields(payment));
+    } else {
+      change = { status: 'DECLINED', declineReason: result.reason };
+      event = outboxRecord('payment.failed', { ...this.eventFields(payment), reason: result.reason });
+    }
+    return this.store.transition(payment.id, 'PROCESSING', change, event).then(this.notified);
+  }
+
+  private eventFields(payment: Payment) {
+    return {
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      userId: payment.userId,
+      amount: toMoney(payment.amountMinor, payment.currency),
+      occurredAt: this.now(),
+    };
+  }
+
+  private readonly notified = (payment: Payment) => {
+    this.onEventWritten();
+    return payment;
+  };
+}
