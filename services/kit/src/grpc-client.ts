@@ -6,9 +6,11 @@ import {
   credentials,
   Metadata,
   type ServiceError,
+  status,
 } from '@grpc/grpc-js';
+import { AppError, isUnreachable } from './errors.js';
 
-type UnaryMethod<Req, Res> = (
+export type UnaryMethod<Req, Res> = (
   request: Req,
   metadata: Metadata,
   options: Partial<CallOptions>,
@@ -53,4 +55,30 @@ export function callUnary<Req, Res>(
       error ? reject(error) : resolve(response),
     );
   });
+}
+
+/** Statuses of a downstream service that mean the same to our caller, passed on with their message. */
+const PASSED_ON = new Set<status>([
+  status.INVALID_ARGUMENT,
+  status.NOT_FOUND,
+  status.ALREADY_EXISTS,
+  status.FAILED_PRECONDITION,
+  status.ABORTED,
+  status.PERMISSION_DENIED,
+  status.RESOURCE_EXHAUSTED,
+]);
+
+/**
+ * Turns a downstream failure into what our caller should see: its own status
+ * for the caller-facing ones, UNAVAILABLE with `unreachableMessage` when the
+ * service could not be reached in time, and anything else unchanged (so it
+ * becomes a bare INTERNAL).
+ */
+export function translateDownstreamError(error: unknown, unreachableMessage: string): Error {
+  const serviceError = error as Partial<ServiceError>;
+  if (isUnreachable(error)) return new AppError(status.UNAVAILABLE, unreachableMessage);
+  if (typeof serviceError.code === 'number' && PASSED_ON.has(serviceError.code)) {
+    return new AppError(serviceError.code, serviceError.details ?? 'request failed');
+  }
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,0 +1,19 @@
+import { commonConfigShape, env, loadConfig } from '@ordermesh/kit';
+
+export const configShape = {
+  ...commonConfigShape,
+  GRPC_PORT: env.port(50052),
+  DATABASE_URL: env.postgresUrl('ordermesh_order'),
+  REDIS_URL: env.redisUrl(),
+  AMQP_URL: env.amqpUrl(),
+  PAYMENT_SERVICE_ADDR: env.grpcTarget('127.0.0.1:50053'),
+  /** How long CreateOrder waits for the charge before answering PENDING_PAYMENT. */
+  PAYMENT_TIMEOUT_MS: env.milliseconds(3_000),
+  SETTLEMENT_INTERVAL_MS: env.milliseconds(1_000),
+  /** Wait before the settlement worker retries a charge that could not be made. */
+  SETTLEMENT_RETRY_MS: env.milliseconds(5_000),
+  ORDER_CACHE_TTL_SECONDS: env.integer(1, 86_400, 300),
+};
+
+export type OrderConfig = ReturnType<typeof loadOrderConfig>;
+export const loadOrderConfig = (source: NodeJS.ProcessEnv = process.env) => loadConfig(configShape, source);

@@ -1,0 +1,195 @@
+import {
+  alreadyExists,
+  type Cache,
+  type Codec,
+  isUniqueViolation,
+  isUnreachable,
+  type Logger,
+  notFound,
+  outboxRecord,
+  toMoney,
+  unavailable,
+} from '@ordermesh/kit';
+import type { Order as OrderMessage } from '@ordermesh/proto/order';
+import type { Payment } from '@ordermesh/proto/payment';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { PaymentGateway } from './payment-gateway.js';
+import { type Line, priceOrder, requestHash } from './pricing.js';
+import { CANCEL_NEEDS_PAYMENT, FINAL, orderStatusAfterCancel, orderStatusAfterCharge } from './status.js';
+import type { OrderStore, OrderWithItems } from './store.js';
+
+export interface CreateOrderCommand {
+  idempotencyKey: string;
+  userId: string;
+  lines: Line[];
+  paymentMethodId: string;
+  within?: Date | number;
+}
+
+export interface OrdersSettings {
+  /** How long after creation the settlement worker may first retry a charge (the inline charge has had its chance by then). */
+  settlementDelayMs: number;
+  settlementRetryMs: number;
+}
+
+const cacheKey = (orderId: string) => `order:v1:${orderId}`;
+
+/**
+ * OrderService's rules: orders are created once per idempotency key, charged
+ * through PaymentService, and when it cannot be reached kept PENDING_PAYMENT
+ * for the settlement worker. Status changes are conditional updates, so the
+ * inline charge, the worker and a cancellation cannot overwrite each other.
+ */
+export class Orders {
+  constructor(
+    private readonly store: OrderStore,
+    private readonly payments: PaymentGateway,
+    private readonly cache: Cache,
+    private readonly codec: Codec<OrderMessage>,
+    private readonly toMessage: (order: OrderWithItems) => OrderMessage,
+    private readonly onEventWritten: () => void,
+    private readonly settings: OrdersSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async create(command: CreateOrderCommand): Promise<OrderMessage> {
+    const hash = requestHash(command.lines, command.paymentMethodId);
+    const existing = await this.store.findOrderByKey(command.userId, command.idempotencyKey);
+    if (existing) return this.sameRequest(existing, hash);
+
+    const catalogue = new Map((await this.store.listProducts()).map((p) => [p.sku, p]));
+    const priced = priceOrder(command.lines, catalogue);
+    let order: OrderWithItems;
+    try {
+      order = await this.store.insertOrder(
+        {
+          userId: command.userId,
+          idempotencyKey: command.idempotencyKey,
+          requestHash: hash,
+          currency: priced.currency,
+          totalMinor: priced.totalMinor,
+          paymentMethodId: command.paymentMethodId,
+          items: priced.items,
+          nextPaymentAttemptAt: new Date(Date.now() + this.settings.settlementDelayMs),
+        },
+        (orderId) =>
+          outboxRecord('order.placed', {
+            orderId,
+            userId: command.userId,
+            total: toMoney(priced.totalMinor, priced.currency),
+            itemCount: priced.items.reduce((sum, item) => sum + item.quantity, 0),
+            occurredAt: new Date(),
+          }),
+      );
+    } catch (error) {
+      const winner = isUniqueViolation(error) && (await this.store.findOrderByKey(command.userId, command.idempotencyKey));
+      if (winner) return this.sameRequest(winner, hash);
+      throw error;
+    }
+    this.onEventWritten();
+    return this.toMessage(await this.tryCharge(order, command.within));
+  }
+
+  async get(orderId: string, userId: string): Promise<OrderMessage> {
+    const order = await this.cache.getOrLoad(cacheKey(orderId), this.codec, async () => {
+      const row = await this.store.findOrder(orderId);
+      return row ? this.toMessage(row) : undefined;
+    });
+    // Another user's order is "not found", so ids cannot be probed.
+    if (!order || order.userId !== userId) throw notFound('order');
+    return order;
+  }
+
+  async list(userId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<OrderWithItems[]> {
+    return this.store.listOrders(userId, limit, after);
+  }
+
+  async listProducts() {
+    return this.store.listProducts();
+  }
+
+  async cancel(orderId: string, userId: string, within?: Date | number): Promise<OrderMessage> {
+    const order = await this.store.findOrder(orderId);
+    if (!order || order.userId !== userId) throw notFound('order');
+    if (FINAL.includes(order.status)) return this.toMessage(order);
+
+    let from = [order.status];
+    let change = { status: 'CANCELLED' as const, statusReason: 'cancelled' };
+    let refunded = false;
+    if (CANCEL_NEEDS_PAYMENT.includes(order.status)) {
+      let payment: Payment;
+      try {
+        payment = await this.payments.refund({ orderId, userId, within });
+      } catch (error) {
+        if (isUnreachable(error)) throw unavailable('payments are unavailable right now; the order was not cancelled, try again shortly');
+        if ((error as { code?: number }).code === grpcStatus.ABORTED) throw unavailable('the order is being charged right now; try again shortly');
+        throw error;
+      }
+      const outcome = orderStatusAfterCancel(payment.status);
+      refunded = outcome.status === 'REFUNDED';
+      from = [...CANCEL_NEEDS_PAYMENT];
+      change = { status: outcome.status as 'CANCELLED', statusReason: outcome.reason };
+    }
+    const updated = await this.store.transition(
+      orderId,
+      from,
+      change,
+      outboxRecord('order.cancelled', { orderId, userId, refunded, occurredAt: new Date() }),
+    );
+    this.onEventWritten();
+    await this.cache.invalidate(cacheKey(orderId));
+    return this.toMessage(updated);
+  }
+
+  /** One pass of the settlement worker: charges the pending orders that are due. Returns how many were settled. */
+  async settleDue(batch = 20): Promise<number> {
+    let settled = 0;
+    for (const id of await this.store.claimDueSettlements(batch, this.settings.settlementRetryMs)) {
+      const order = await this.store.findOrder(id);
+      if (!order) continue;
+      const after = await this.tryCharge(order);
+      if (after.status !== 'PENDING_PAYMENT') settled += 1;
+    }
+    return settled;
+  }
+
+  private sameRequest(order: OrderWithItems, hash: string): OrderMessage {
+    if (order.requestHash !== hash) throw alreadyExists('idempotency_key was already used for a different order');
+    return this.toMessage(order);
+  }
+
+  /** Charges a pending order. A PaymentService that cannot be reached leaves it pending; that is not an error. */
+  private async tryCharge(order: OrderWithItems, within?: Date | number): Promise<OrderWithItems> {
+    let change: { status: OrderWithItems['status']; reason: string } | undefined;
+    try {
+      const payment = await this.payments.charge({
+        orderId: order.id,
+        userId: order.userId,
+        paymentMethodId: order.paymentMethodId,
+        amountMinor: Number(order.totalMinor),
+        currency: order.currency,
+        within,
+      });
+      change = orderStatusAfterCharge(payment);
+    } catch (error) {
+      if (isUnreachable(error)) {
+        this.log.warn({ orderId: order.id, err: error }, 'payment unavailable, order kept pending for settlement');
+        return order;
+      }
+      const code = (error as { code?: number }).code;
+      if (code === grpcStatus.NOT_FOUND || code === grpcStatus.FAILED_PRECONDITION || code === grpcStatus.INVALID_ARGUMENT) {
+        change = { status: 'PAYMENT_FAILED', reason: (error as Error).message.replace(/^\d+ [A-Z_]+: /, '') };
+      } else {
+        this.log.error({ orderId: order.id, err: error }, 'charge failed unexpectedly, order kept pending');
+        return order;
+      }
+    }
+    if (!change) return order;
+    const updated = await this.store.transition(order.id, ['PENDING_PAYMENT'], {
+      status: change.status,
+      statusReason: change.reason,
+    });
+    await this.cache.invalidate(cacheKey(order.id));
+    return updated;
+  }
+}

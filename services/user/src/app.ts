@@ -1,0 +1,60 @@
+import { createPublicKey } from 'node:crypto';
+import {
+  Cache,
+  createClient,
+  createLogger,
+  EventPublisher,
+  OutboxRelay,
+  protoCodec,
+  type ShutdownStep,
+  startGrpcServer,
+  TokenIssuer,
+  TokenVerifier,
+} from '@ordermesh/kit';
+import { OrderServiceClient } from '@ordermesh/proto/order';
+import { PaymentServiceClient } from '@ordermesh/proto/payment';
+import { User } from '@ordermesh/proto/user';
+import { readPrivateKey, type UserConfig } from './config.js';
+import { connectDatabase } from './db.js';
+import { userService } from './handlers.js';
+import { startJwksServer } from './jwks-server.js';
+import { PrismaUserStore } from './store.js';
+import { Users } from './users.js';
+
+/** Wires UserService, the public entry point, and starts it. */
+export async function startUserService(config: UserConfig) {
+  const log = createLogger('user', config.LOG_LEVEL);
+  const privateKey = readPrivateKey(config);
+  const tokenSettings = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
+  const issuer = await TokenIssuer.fromPem(privateKey, { ...tokenSettings, ttlSeconds: config.JWT_TTL_SECONDS });
+  const publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+  const verifier = TokenVerifier.fromPem([publicKey], tokenSettings);
+
+  const db = connectDatabase(config.DATABASE_URL);
+  const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS);
+  const publisher = new EventPublisher(config.AMQP_URL, log);
+  const relay = new OutboxRelay(db, publisher, log);
+  const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR);
+  const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR);
+  const users = new Users(new PrismaUserStore(db), issuer, cache, protoCodec(User), config.PASSWORD_SCRYPT_LOG_N, () =>
+    relay.notify(),
+  );
+  const server = await startGrpcServer({
+    host: config.GRPC_HOST,
+    port: config.GRPC_PORT,
+    services: [userService(users, verifier, { orders, payments, timeoutMs: config.DOWNSTREAM_TIMEOUT_MS }, log)],
+    log,
+  });
+  const jwks = config.JWKS_PORT ? await startJwksServer(config.GRPC_HOST, config.JWKS_PORT, issuer.jwks(), log) : undefined;
+  relay.start();
+  const shutdownSteps: ShutdownStep[] = [
+    { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
+    { name: 'jwks server', run: () => new Promise<void>((resolve) => (jwks ? jwks.close(() => resolve()) : resolve())) },
+    { name: 'outbox relay', run: () => relay.stop() },
+    { name: 'downstream clients', run: () => [orders, payments].forEach((client) => client.close()) },
+    { name: 'broker', run: () => publisher.close() },
+    { name: 'cache', run: () => cache.close() },
+    { name: 'database', run: () => db.$disconnect() },
+  ];
+  return { port: server.port, log, shutdownSteps };
+}

@@ -1,0 +1,129 @@
+import { status } from '@grpc/grpc-js';
+import {
+  bindService,
+  type CallContext,
+  callUnary,
+  fields,
+  type Logger,
+  parseRequest,
+  type TokenVerifier,
+  translateDownstreamError,
+  type UnaryMethod,
+} from '@ordermesh/kit';
+import type { Order, OrderServiceClient } from '@ordermesh/proto/order';
+import type { PaymentServiceClient } from '@ordermesh/proto/payment';
+import { UserServiceService } from '@ordermesh/proto/user';
+import { z } from 'zod';
+import { placeOrderMessage } from './order-messages.js';
+import type { Users } from './users.js';
+
+const displayName = z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters');
+const register = z.object({
+  idempotencyKey: fields.idempotencyKey,
+  email: z.email('must be an email address').max(254, 'must be at most 254 characters'),
+  password: z.string().min(10, 'must be at least 10 characters').max(256, 'must be at most 256 characters'),
+  displayName,
+});
+const login = z.object({
+  email: z.string().min(1, 'is required').max(254, 'must be at most 254 characters'),
+  password: z.string().min(1, 'is required').max(256, 'must be at most 256 characters'),
+});
+const withKey = z.object({ idempotencyKey: fields.idempotencyKey });
+const orderId = z.object({ orderId: fields.id });
+const page = z.object({ pageSize: fields.pageSize, pageToken: fields.pageToken });
+
+export interface Downstream {
+  orders: OrderServiceClient;
+  payments: PaymentServiceClient;
+  timeoutMs: number;
+}
+
+const ORDERS_DOWN = 'orders are unavailable right now; nothing was changed, please try again in a moment';
+const PAYMENTS_DOWN = 'payment methods are unavailable right now; nothing was changed, please try again in a moment';
+
+/**
+ * gRPC edge of UserService, the public API. Every call but Register, Login
+ * and ListProducts needs a valid access token; the user id is always taken
+ * from the token, never from the request, so nobody can act for another user.
+ */
+export function userService(users: Users, tokens: TokenVerifier, downstream: Downstream, log: Logger) {
+  const { orders, payments } = downstream;
+  const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, context: CallContext, unreachable: string) =>
+    callUnary(method, request, { timeoutMs: downstream.timeoutMs, within: context.deadline }).catch((error) => {
+      throw translateDownstreamError(error, unreachable);
+    });
+  const order = (response: { order: Order | undefined }): Order => {
+    if (!response.order) throw new Error('OrderService answered without an order');
+    return response.order;
+  };
+
+  return bindService(
+    UserServiceService,
+    {
+      async register(request) {
+        return { user: await users.register(parseRequest(register, request)) };
+      },
+      async login(request) {
+        const { email, password } = parseRequest(login, request);
+        return users.login(email, password);
+      },
+      async getProfile(_request, context) {
+        return { user: await users.profile(await tokens.authenticate(context.metadata)) };
+      },
+      async updateProfile(request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        const change = parseRequest(z.object({ displayName }), request);
+        return { user: await users.updateProfile(userId, change.displayName) };
+      },
+      async addPaymentMethod(request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        parseRequest(withKey, request);
+        const method = payments.addPaymentMethod.bind(payments);
+        return call(method, { ...request, userId }, context, PAYMENTS_DOWN);
+      },
+      async listPaymentMethods(_request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        return call(payments.listPaymentMethods.bind(payments), { userId }, context, PAYMENTS_DOWN);
+      },
+      async listProducts(_request, context) {
+        return call(orders.listProducts.bind(orders), {}, context, ORDERS_DOWN);
+      },
+      async placeOrder(request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        parseRequest(withKey, request);
+        const placed = order(await call(orders.createOrder.bind(orders), { ...request, userId }, context, ORDERS_DOWN));
+        return { order: placed, message: placeOrderMessage(placed) };
+      },
+      async listMyOrders(request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        const { pageSize, pageToken } = parseRequest(page, request);
+        return call(orders.listOrders.bind(orders), { userId, pageSize, pageToken }, context, ORDERS_DOWN);
+      },
+      async getMyOrder(request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        const { orderId: id } = parseRequest(orderId, request);
+        const found = order(await call(orders.getOrder.bind(orders), { orderId: id, userId }, context, ORDERS_DOWN));
+        // The order is what was asked for; its payment is extra, so an unreachable PaymentService degrades the answer, not fails it.
+        try {
+          const { payment } = await callUnary(
+            payments.getPayment.bind(payments),
+            { orderId: id, userId },
+            { timeoutMs: downstream.timeoutMs, within: context.deadline },
+          );
+          return { order: found, payment, paymentUnavailable: false };
+        } catch (error) {
+          if ((error as { code?: number }).code === status.NOT_FOUND) return { order: found, payment: undefined, paymentUnavailable: false };
+          log.warn({ err: error, orderId: id }, 'payment status unavailable for order view');
+          return { order: found, payment: undefined, paymentUnavailable: true };
+        }
+      },
+      async cancelMyOrder(request, context) {
+        const userId = await tokens.authenticate(context.metadata);
+        const { orderId: id, idempotencyKey } = parseRequest(orderId.extend(withKey.shape), request);
+        const cancel = orders.cancelOrder.bind(orders);
+        return { order: order(await call(cancel, { orderId: id, userId, idempotencyKey }, context, ORDERS_DOWN)) };
+      },
+    },
+    log,
+  );
+}
