@@ -35,10 +35,12 @@ export default {
     {
       ...shared,
       displayName: 'integration',
+      testTimeout: 60_000,
       testMatch: ['<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
-      globalSetup: '<rootDir>/tests/support/global-setup.ts',
     },
   ],
+  // Suites share the machine's PostgreSQL, Redis and RabbitMQ and cut connections to them: one at a time.
+  maxWorkers: 1,
   coverageProvider: 'v8',
   collectCoverageFrom: ['services/*/src/**/*.ts', '!services/*/src/generated/**', '!**/*.test.ts'],
   coverageReporters: ['text-summary', 'lcov'],

@@ -1,20 +1,20 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import type { Logger } from './logger.js';
 
-/** The durable topic exchange all platform events go through. */
+/** The durable topic exchange all platform events go through, unless EVENTS_EXCHANGE names another. */
 export const EVENTS_EXCHANGE = 'ordermesh.events';
-/**
- * Where the broker puts events no queue is bound for yet (say, before
- * NotificationService first started), so that they are kept, not dropped.
- */
-export const UNROUTED_EXCHANGE = 'ordermesh.events.unrouted';
 
-/** Declares the event exchange; every publisher and consumer declares it the same way. */
-export async function assertEventExchange(channel: Channel): Promise<void> {
-  await channel.assertExchange(UNROUTED_EXCHANGE, 'fanout', { durable: true });
-  await channel.assertQueue(UNROUTED_EXCHANGE, { durable: true });
-  await channel.bindQueue(UNROUTED_EXCHANGE, UNROUTED_EXCHANGE, '');
-  await channel.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true, alternateExchange: UNROUTED_EXCHANGE });
+/**
+ * Declares the event exchange; every publisher and consumer declares it the
+ * same way. Events no queue is bound for yet (say, before NotificationService
+ * first started) go to `<exchange>.unrouted` and are kept, not dropped.
+ */
+export async function assertEventExchange(channel: Channel, exchange: string): Promise<void> {
+  const unrouted = `${exchange}.unrouted`;
+  await channel.assertExchange(unrouted, 'fanout', { durable: true });
+  await channel.assertQueue(unrouted, { durable: true });
+  await channel.bindQueue(unrouted, unrouted, '');
+  await channel.assertExchange(exchange, 'topic', { durable: true, alternateExchange: unrouted });
 }
 
 export interface OutgoingEvent {
@@ -40,6 +40,7 @@ export class EventPublisher {
   constructor(
     private readonly url: string,
     private readonly log: Logger,
+    private readonly exchange = EVENTS_EXCHANGE,
   ) {}
 
   /** Resolves once the broker has confirmed every event; rejects if any was not. */
@@ -47,7 +48,7 @@ export class EventPublisher {
     const channel = await this.open();
     try {
       for (const event of events) {
-        channel.publish(EVENTS_EXCHANGE, event.routingKey, event.payload, {
+        channel.publish(this.exchange, event.routingKey, event.payload, {
           persistent: true,
           messageId: event.eventId,
           type: event.messageType,
@@ -78,7 +79,7 @@ export class EventPublisher {
       });
       const channel = await connection.createConfirmChannel();
       channel.on('error', (error: Error) => this.log.warn({ err: error }, 'broker channel error'));
-      await assertEventExchange(channel);
+      await assertEventExchange(channel, this.exchange);
       this.log.info('connected to broker');
       return channel;
     })().catch((error: unknown) => {

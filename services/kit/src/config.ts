@@ -65,7 +65,9 @@ const urlWithScheme = (schemes: readonly string[], fallback: string) =>
 /** Building blocks for service configuration shapes. */
 export const env = {
   integer,
-  port: (fallback: number) => integer(1, 65535, fallback),
+  /** 0 asks the OS for any free port, which tests use. */
+  port: (fallback: number) => integer(0, 65535, fallback),
+  url: urlWithScheme,
   milliseconds: (fallback: number) => integer(0, 24 * 60 * 60 * 1000, fallback),
   postgresUrl: (database: string) =>
     urlWithScheme(['postgres', 'postgresql'], `postgresql://postgres@127.0.0.1:5432/${database}`),
@@ -83,4 +85,6 @@ export const commonConfigShape = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GRPC_HOST: env.text('0.0.0.0'),
   SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
+  /** The topic exchange events go through; tests use their own so they never cross a running instance. */
+  EVENTS_EXCHANGE: env.text('ordermesh.events'),
 };

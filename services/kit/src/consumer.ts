@@ -27,6 +27,8 @@ export interface EventConsumerOptions {
   /** Routing-key patterns bound to the queue, e.g. "order.*". */
   bindings: readonly string[];
   handler: (event: ConsumedEvent) => Promise<void>;
+  /** The topic exchange to bind to; EVENTS_EXCHANGE by default. */
+  exchange?: string;
   /** At most this many unacknowledged messages in flight. */
   prefetch?: number;
   /** One delayed retry per entry; after the last, the message is dead-lettered. */
@@ -54,9 +56,19 @@ export class EventConsumer {
   private readonly prefetch: number;
   private readonly retryDelaysMs: readonly number[];
   private readonly names: ReturnType<typeof queueNames>;
+  private readonly exchange: string;
   private connection: RecoveringChannelModel | undefined;
   private inFlight = 0;
   private stopping = false;
+  private markConsuming: () => void = () => {};
+  /**
+   * Resolves once the queue is declared, bound and consumed from for the
+   * first time. From then on the durable queue keeps events while the
+   * service is away; before it, events would have no queue to go to.
+   */
+  readonly consuming = new Promise<void>((resolve) => {
+    this.markConsuming = resolve;
+  });
 
   constructor(
     private readonly url: string,
@@ -66,6 +78,7 @@ export class EventConsumer {
     this.prefetch = options.prefetch ?? 16;
     this.retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000];
     this.names = queueNames(options.queue);
+    this.exchange = options.exchange ?? EVENTS_EXCHANGE;
   }
 
   /** Starts consuming. Returns at once; the first connection and every reconnection happen in the background. */
@@ -85,6 +98,7 @@ export class EventConsumer {
             if (message) void this.handle(channel, message);
           });
           this.log.info({ queue: this.options.queue }, 'consuming');
+          this.markConsuming();
         },
       },
     });
@@ -103,7 +117,7 @@ export class EventConsumer {
 
   private async declareTopology(channel: ConfirmChannel): Promise<void> {
     const { queue, deadLetterExchange, deadLetterQueue, retryQueue } = this.names;
-    await assertEventExchange(channel);
+    await assertEventExchange(channel, this.exchange);
     await channel.assertExchange(deadLetterExchange, 'direct', { durable: true });
     await channel.assertQueue(deadLetterQueue, { durable: true });
     await channel.bindQueue(deadLetterQueue, deadLetterExchange, queue);
@@ -117,7 +131,7 @@ export class EventConsumer {
         deadLetterRoutingKey: queue,
       });
     }
-    for (const pattern of this.options.bindings) await channel.bindQueue(queue, EVENTS_EXCHANGE, pattern);
+    for (const pattern of this.options.bindings) await channel.bindQueue(queue, this.exchange, pattern);
   }
 
   private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {

@@ -21,7 +21,7 @@ export async function startOrderService(config: OrderConfig) {
   const log = createLogger('order', config.LOG_LEVEL);
   const db = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS);
-  const publisher = new EventPublisher(config.AMQP_URL, log);
+  const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
   const relay = new OutboxRelay(db, publisher, log);
   const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS);
   const orders = new Orders(

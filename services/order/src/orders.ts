@@ -1,3 +1,4 @@
+import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import {
   alreadyExists,
   type Cache,
@@ -12,7 +13,6 @@ import {
 } from '@ordermesh/kit';
 import type { Order as OrderMessage } from '@ordermesh/proto/order';
 import type { Payment } from '@ordermesh/proto/payment';
-import { status as grpcStatus } from '@grpc/grpc-js';
 import type { PaymentGateway } from './payment-gateway.js';
 import { type Line, priceOrder, requestHash } from './pricing.js';
 import { CANCEL_NEEDS_PAYMENT, FINAL, orderStatusAfterCancel, orderStatusAfterCharge } from './status.js';
@@ -82,7 +82,8 @@ export class Orders {
           }),
       );
     } catch (error) {
-      const winner = isUniqueViolation(error) && (await this.store.findOrderByKey(command.userId, command.idempotencyKey));
+      const winner =
+        isUniqueViolation(error) && (await this.store.findOrderByKey(command.userId, command.idempotencyKey));
       if (winner) return this.sameRequest(winner, hash);
       throw error;
     }
@@ -121,8 +122,10 @@ export class Orders {
       try {
         payment = await this.payments.refund({ orderId, userId, within });
       } catch (error) {
-        if (isUnreachable(error)) throw unavailable('payments are unavailable right now; the order was not cancelled, try again shortly');
-        if ((error as { code?: number }).code === grpcStatus.ABORTED) throw unavailable('the order is being charged right now; try again shortly');
+        if (isUnreachable(error))
+          throw unavailable('payments are unavailable right now; the order was not cancelled, try again shortly');
+        if ((error as { code?: number }).code === grpcStatus.ABORTED)
+          throw unavailable('the order is being charged right now; try again shortly');
         throw error;
       }
       const outcome = orderStatusAfterCancel(payment.status);
@@ -177,8 +180,12 @@ export class Orders {
         return order;
       }
       const code = (error as { code?: number }).code;
-      if (code === grpcStatus.NOT_FOUND || code === grpcStatus.FAILED_PRECONDITION || code === grpcStatus.INVALID_ARGUMENT) {
-        change = { status: 'PAYMENT_FAILED', reason: (error as Error).message.replace(/^\d+ [A-Z_]+: /, '') };
+      if (
+        code === grpcStatus.NOT_FOUND ||
+        code === grpcStatus.FAILED_PRECONDITION ||
+        code === grpcStatus.INVALID_ARGUMENT
+      ) {
+        change = { status: 'PAYMENT_FAILED', reason: (error as ServiceError).details };
       } else {
         this.log.error({ orderId: order.id, err: error }, 'charge failed unexpectedly, order kept pending');
         return order;

@@ -31,7 +31,12 @@ export interface OrderStore {
   /** Inserts the order, its items and its event in one transaction; throws a unique violation for a duplicate key. */
   insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord): Promise<OrderWithItems>;
   /** Changes the status only if it is one of `from`; returns the order as it is afterwards. */
-  transition(id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord): Promise<OrderWithItems>;
+  transition(
+    id: string,
+    from: readonly OrderStatus[],
+    change: OrderChange,
+    event?: OutboxRecord,
+  ): Promise<OrderWithItems>;
   /** Newest first, starting after `after` when given. */
   listOrders(userId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<OrderWithItems[]>;
   /**

@@ -10,7 +10,7 @@ import { PrismaPaymentStore } from './store.js';
 export async function startPaymentService(config: PaymentConfig) {
   const log = createLogger('payment', config.LOG_LEVEL);
   const db = connectDatabase(config.DATABASE_URL);
-  const publisher = new EventPublisher(config.AMQP_URL, log);
+  const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
   const relay = new OutboxRelay(db, publisher, log);
   const provider = new SimulatedProvider({
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,

@@ -32,7 +32,7 @@ export async function startUserService(config: UserConfig) {
 
   const db = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS);
-  const publisher = new EventPublisher(config.AMQP_URL, log);
+  const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
   const relay = new OutboxRelay(db, publisher, log);
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR);
   const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR);
@@ -45,13 +45,24 @@ export async function startUserService(config: UserConfig) {
     services: [userService(users, verifier, { orders, payments, timeoutMs: config.DOWNSTREAM_TIMEOUT_MS }, log)],
     log,
   });
-  const jwks = config.JWKS_PORT ? await startJwksServer(config.GRPC_HOST, config.JWKS_PORT, issuer.jwks(), log) : undefined;
+  const jwks = config.JWKS_PORT
+    ? await startJwksServer(config.GRPC_HOST, config.JWKS_PORT, issuer.jwks(), log)
+    : undefined;
   relay.start();
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
-    { name: 'jwks server', run: () => new Promise<void>((resolve) => (jwks ? jwks.close(() => resolve()) : resolve())) },
+    {
+      name: 'jwks server',
+      run: () => new Promise<void>((resolve) => (jwks ? jwks.close(() => resolve()) : resolve())),
+    },
     { name: 'outbox relay', run: () => relay.stop() },
-    { name: 'downstream clients', run: () => [orders, payments].forEach((client) => client.close()) },
+    {
+      name: 'downstream clients',
+      run: () => {
+        orders.close();
+        payments.close();
+      },
+    },
     { name: 'broker', run: () => publisher.close() },
     { name: 'cache', run: () => cache.close() },
     { name: 'database', run: () => db.$disconnect() },

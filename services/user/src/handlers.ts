@@ -112,7 +112,8 @@ export function userService(users: Users, tokens: TokenVerifier, downstream: Dow
           );
           return { order: found, payment, paymentUnavailable: false };
         } catch (error) {
-          if ((error as { code?: number }).code === status.NOT_FOUND) return { order: found, payment: undefined, paymentUnavailable: false };
+          if ((error as { code?: number }).code === status.NOT_FOUND)
+            return { order: found, payment: undefined, paymentUnavailable: false };
           log.warn({ err: error, orderId: id }, 'payment status unavailable for order view');
           return { order: found, payment: undefined, paymentUnavailable: true };
         }

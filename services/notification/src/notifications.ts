@@ -1,0 +1,61 @@
+import type { Logger, PageCursor } from '@ordermesh/kit';
+import type { NotificationChannel } from './channels.js';
+import type { NotifiableEvent } from './incoming-events.js';
+import { composeMessage } from './messages.js';
+import type { NewRecipient, Notification, NotificationStore } from './store.js';
+
+/** Thrown while an event's user has no recipient yet; the consumer retries it later. */
+export class UnknownRecipientError extends Error {
+  override name = 'UnknownRecipientError';
+}
+
+/**
+ * NotificationService's rules: keep each user's contact details from
+ * user.registered, and tell the user about each event once, however often it
+ * is delivered.
+ */
+export class Notifications {
+  constructor(
+    private readonly store: NotificationStore,
+    private readonly channel: NotificationChannel,
+    private readonly log: Logger,
+  ) {}
+
+  async notify(event: NotifiableEvent): Promise<void> {
+    const recipient = await this.recipientOf(event);
+    const message = composeMessage(event, recipient);
+    const sent = await this.store.deliverOnce(
+      {
+        eventId: event.eventId,
+        userId: recipient.userId,
+        kind: event.kind,
+        channel: this.channel.name,
+        recipient: recipient.email,
+        subject: message.subject,
+        body: message.text,
+      },
+      (outgoing) => this.channel.send(outgoing),
+    );
+    this.log.info(
+      { eventId: event.eventId, kind: event.kind, channel: this.channel.name },
+      sent ? 'notification sent' : 'notification was already sent',
+    );
+  }
+
+  list(userId: string, limit: number, after?: PageCursor): Promise<Notification[]> {
+    return this.store.listNotifications(userId, limit, after);
+  }
+
+  private async recipientOf(event: NotifiableEvent): Promise<NewRecipient> {
+    if (event.kind === 'user.registered') {
+      const { userId, email, displayName } = event.payload;
+      const recipient = { userId, email, displayName };
+      await this.store.saveRecipient(recipient);
+      return recipient;
+    }
+    const recipient = await this.store.findRecipient(event.payload.userId);
+    // Events can overtake the user.registered of their user: wait for it.
+    if (!recipient) throw new UnknownRecipientError(`recipient ${event.payload.userId} is not known yet`);
+    return recipient;
+  }
+}
