@@ -35,12 +35,13 @@ export default {
     {
       ...shared,
       displayName: 'integration',
-      testTimeout: 60_000,
       testMatch: ['<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
     },
   ],
   // Suites share the machine's PostgreSQL, Redis and RabbitMQ and cut connections to them: one at a time.
   maxWorkers: 1,
+  // End-to-end suites wait for real processes and queues.
+  testTimeout: 60_000,
   coverageProvider: 'v8',
   collectCoverageFrom: ['services/*/src/**/*.ts', '!services/*/src/generated/**', '!**/*.test.ts'],
   coverageReporters: ['text-summary', 'lcov'],

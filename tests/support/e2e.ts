@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
@@ -100,6 +101,7 @@ export async function startE2E(suite: string, grpcBasePort: number) {
       await platform.stop();
       await Promise.all([amqp.stop(), redis.stop(), sink.close()]);
       await deleteBrokerObjects(exchange, queue);
+      rmSync(settings.stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -145,13 +145,14 @@ export class Platform {
     for (const name of names) await this.startService(name);
   }
 
-  async startService(name: ServiceName): Promise<void> {
+  /** Starts one service; `env` adds to or overrides its environment for this run only. */
+  async startService(name: ServiceName, env: Record<string, string> = {}): Promise<void> {
     if (this.processes.has(name)) throw new Error(`${name} is already running`);
     mkdirSync(join(this.settings.stateDir, 'logs'), { recursive: true });
     const log = createWriteStream(this.logFile(name), { flags: 'a' });
     const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist/main.js')], {
       cwd: ROOT,
-      env: serviceEnv(this.settings, name),
+      env: { ...serviceEnv(this.settings, name), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [child.stdout, child.stderr]) {

@@ -21,6 +21,12 @@ export function protoCodec<T>(message: {
  */
 export class Cache {
   private degraded = false;
+  /**
+   * Keys whose invalidation failed while Redis was away. Left alone they
+   * would serve the old value until their TTL ran out, so they are deleted
+   * first thing once Redis answers again.
+   */
+  private readonly missedInvalidations = new Set<string>();
 
   constructor(
     private readonly redis: Redis,
@@ -53,7 +59,13 @@ export class Cache {
 
   /** Drops keys after a write that changed what they hold. */
   async invalidate(...keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.guard(() => this.redis.del(...keys));
+    if (keys.length === 0) return;
+    const deleted = await this.guard(() => this.redis.del(...keys));
+    if (deleted !== undefined) return;
+    for (const key of keys) {
+      // Bounded: past this, the TTL is what limits staleness.
+      if (this.missedInvalidations.size < 100_000) this.missedInvalidations.add(key);
+    }
   }
 
   /** Returns the cached value, or loads it, caches it and returns it. */
@@ -71,6 +83,11 @@ export class Cache {
 
   private async guard<R>(command: () => Promise<R>): Promise<R | undefined> {
     try {
+      if (this.missedInvalidations.size > 0) {
+        const keys = [...this.missedInvalidations];
+        await this.redis.del(...keys);
+        for (const key of keys) this.missedInvalidations.delete(key);
+      }
       const result = await command();
       if (this.degraded) {
         this.degraded = false;
