@@ -165,4 +165,24 @@ describe('when a dependency fails', () => {
       redis.disconnect();
     }
   });
+
+  it('drains in-flight calls on SIGTERM before exiting cleanly', async () => {
+    const buyer = await e2e.signUp();
+    await e2e.platform.stopService('payment');
+    await e2e.platform.startService('payment', { PAYMENT_SIM_LATENCY_MS: '800' });
+    try {
+      const inFlight = placeOrder(buyer);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const exitCode = await e2e.platform.stopService('order');
+      expect(exitCode).toBe(0);
+      // The call OrderService had in hand when SIGTERM came was finished, not cut off.
+      expect((await inFlight).order?.status).toBe(OrderStatus.ORDER_STATUS_PAID);
+      const refused = await failure(placeOrder(buyer));
+      expect(refused.code).toBe(status.UNAVAILABLE);
+    } finally {
+      await e2e.platform.startService('order');
+      await e2e.platform.stopService('payment');
+      await e2e.platform.startService('payment');
+    }
+  });
 });

@@ -8,6 +8,7 @@ import { query } from '../support/databases.ts';
 import { DECLINED_CARD, type E2E, startE2E } from '../support/e2e.ts';
 import { eventually } from '../support/eventually.ts';
 import { call, failure } from '../support/grpc.ts';
+import { listServicesByReflection } from '../support/reflection.ts';
 
 let e2e: E2E;
 
@@ -264,5 +265,18 @@ describe('the public API, end to end across four processes', () => {
     const response = await fetch(`http://127.0.0.1:${e2e.settings.jwksPort}/.well-known/jwks.json`);
     const jwks = (await response.json()) as { keys: { kty: string; crv: string; alg: string }[] };
     expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256' })]);
+  });
+
+  it('lists its API through server reflection on every service', async () => {
+    const expected = {
+      user: 'ordermesh.user.v1.UserService',
+      order: 'ordermesh.order.v1.OrderService',
+      payment: 'ordermesh.payment.v1.PaymentService',
+      notification: 'ordermesh.notification.v1.NotificationService',
+    } as const;
+    for (const [name, service] of Object.entries(expected)) {
+      const listed = await listServicesByReflection(e2e.platform.address(name as keyof typeof expected));
+      expect(listed).toEqual([service]);
+    }
   });
 });

@@ -10,6 +10,7 @@ export * from './fields.js';
 export * from './grpc-client.js';
 export * from './grpc-server.js';
 export * from './logger.js';
+export * from './main.js';
 export * from './money.js';
 export * from './outbox.js';
 export * from './paging.js';

@@ -8,7 +8,7 @@ export const configShape = {
   AMQP_URL: env.amqpUrl(),
   PAYMENT_SERVICE_ADDR: env.grpcTarget('127.0.0.1:50053'),
   /** How long CreateOrder waits for the charge before answering PENDING_PAYMENT. */
-  PAYMENT_TIMEOUT_MS: env.milliseconds(3_000),
+  PAYMENT_TIMEOUT_MS: env.milliseconds(2_500),
   SETTLEMENT_INTERVAL_MS: env.milliseconds(1_000),
   /** Wait before the settlement worker retries a charge that could not be made. */
   SETTLEMENT_RETRY_MS: env.milliseconds(5_000),

@@ -1,6 +1,5 @@
-import { onShutdown } from '@ordermesh/kit';
+import { runService } from '@ordermesh/kit';
 import { startOrderService } from './app.js';
 import { loadOrderConfig } from './config.js';
 
-const service = await startOrderService(loadOrderConfig());
-onShutdown(service.log, service.shutdownSteps);
+await runService('order', () => startOrderService(loadOrderConfig()));

@@ -1,6 +1,5 @@
-import { onShutdown } from '@ordermesh/kit';
+import { runService } from '@ordermesh/kit';
 import { startPaymentService } from './app.js';
 import { loadPaymentConfig } from './config.js';
 
-const service = await startPaymentService(loadPaymentConfig());
-onShutdown(service.log, service.shutdownSteps);
+await runService('payment', () => startPaymentService(loadPaymentConfig()));

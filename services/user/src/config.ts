@@ -11,8 +11,8 @@ export const configShape = {
   AMQP_URL: env.amqpUrl(),
   ORDER_SERVICE_ADDR: env.grpcTarget('127.0.0.1:50052'),
   PAYMENT_SERVICE_ADDR: env.grpcTarget('127.0.0.1:50053'),
-  /** Deadline of calls to OrderService and PaymentService; above OrderService's own PAYMENT_TIMEOUT_MS. */
-  DOWNSTREAM_TIMEOUT_MS: env.milliseconds(5_000),
+  /** Deadline of calls to OrderService and PaymentService: above what OrderService may take, its own call to PaymentService with mesh retries included. */
+  DOWNSTREAM_TIMEOUT_MS: env.milliseconds(8_000),
   JWT_PRIVATE_KEY_FILE: env.requiredText(),
   JWT_ISSUER: env.text('ordermesh-user'),
   JWT_AUDIENCE: env.text('ordermesh'),

@@ -1,6 +1,5 @@
-import { onShutdown } from '@ordermesh/kit';
+import { runService } from '@ordermesh/kit';
 import { startUserService } from './app.js';
 import { loadUserConfig } from './config.js';
 
-const service = await startUserService(loadUserConfig());
-onShutdown(service.log, service.shutdownSteps);
+await runService('user', () => startUserService(loadUserConfig()));
