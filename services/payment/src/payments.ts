@@ -1,5 +1,6 @@
 import {
   aborted,
+  alreadyExists,
   failedPrecondition,
   invalidArgument,
   isUniqueViolation,
@@ -10,7 +11,7 @@ import {
 } from '@ordermesh/kit';
 import { cardBrand, isExpired, isLuhnValid } from './card.js';
 import type { PaymentProvider } from './provider.js';
-import type { Payment, PaymentMethod, PaymentStore } from './store.js';
+import type { NewPayment, Payment, PaymentMethod, PaymentStore } from './store.js';
 
 export interface NewCard {
   userId: string;
@@ -75,24 +76,16 @@ export class Payments {
   async charge(command: ChargeCommand): Promise<Payment> {
     const method = await this.store.findMethod(command.userId, command.paymentMethodId);
     if (!method) throw notFound('payment method');
-    let payment = await this.store.findPaymentByOrder(command.orderId);
-    if (!payment) {
-      try {
-        payment = await this.store.insertPayment({
-          orderId: command.orderId,
-          userId: command.userId,
-          paymentMethodId: method.id,
-          amountMinor: BigInt(command.amountMinor),
-          currency: command.currency,
-          status: 'PROCESSING',
-          chargeKey: command.idempotencyKey,
-          refundKey: null,
-        });
-      } catch (error) {
-        payment = isUniqueViolation(error) ? await this.store.findPaymentByOrder(command.orderId) : null;
-        if (!payment) throw error;
-      }
-    }
+    const payment = await this.paymentOfOrder({
+      orderId: command.orderId,
+      userId: command.userId,
+      paymentMethodId: method.id,
+      amountMinor: BigInt(command.amountMinor),
+      currency: command.currency,
+      status: 'PROCESSING',
+      chargeKey: command.idempotencyKey,
+      refundKey: null,
+    });
     if (payment.userId !== command.userId) throw notFound('order');
     if (
       payment.status !== 'VOIDED' &&
@@ -110,24 +103,16 @@ export class Payments {
    * voided, so a charge still in a queue or a retry can never take money later.
    */
   async refund(command: { idempotencyKey: string; orderId: string; userId: string }): Promise<Payment> {
-    let payment = await this.store.findPaymentByOrder(command.orderId);
-    if (!payment) {
-      try {
-        payment = await this.store.insertPayment({
-          orderId: command.orderId,
-          userId: command.userId,
-          paymentMethodId: null,
-          amountMinor: 0n,
-          currency: 'XXX',
-          status: 'VOIDED',
-          chargeKey: null,
-          refundKey: command.idempotencyKey,
-        });
-      } catch (error) {
-        payment = isUniqueViolation(error) ? await this.store.findPaymentByOrder(command.orderId) : null;
-        if (!payment) throw error;
-      }
-    }
+    const payment = await this.paymentOfOrder({
+      orderId: command.orderId,
+      userId: command.userId,
+      paymentMethodId: null,
+      amountMinor: 0n,
+      currency: 'XXX',
+      status: 'VOIDED',
+      chargeKey: null,
+      refundKey: command.idempotencyKey,
+    });
     if (payment.userId !== command.userId) throw notFound('payment');
     if (payment.status === 'PROCESSING') throw aborted('the charge of this order is still in progress; retry');
     if (payment.status !== 'SUCCEEDED') return payment;
@@ -154,6 +139,25 @@ export class Payments {
     const payment = await this.store.findPaymentByOrder(orderId);
     if (!payment || payment.userId !== userId) throw notFound('payment');
     return payment;
+  }
+
+  /**
+   * The order's payment: the existing one, or `initial` inserted now. Of two
+   * concurrent inserts for one order the database lets one win; the other
+   * reads the winner.
+   */
+  private async paymentOfOrder(initial: NewPayment): Promise<Payment> {
+    const existing = await this.store.findPaymentByOrder(initial.orderId);
+    if (existing) return existing;
+    try {
+      return await this.store.insertPayment(initial);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.store.findPaymentByOrder(initial.orderId);
+      // No payment for this order, so the unique key that clashed is the idempotency key.
+      if (!winner) throw alreadyExists('idempotency_key was already used for another order');
+      return winner;
+    }
   }
 
   private async completeCharge(payment: Payment, method: PaymentMethod): Promise<Payment> {
