@@ -28,6 +28,11 @@ function call<Req, Res>(
 }
 
 const step = (text: string) => console.log(`\n▶ ${text}`);
+/** Money as sent (integer minor units): two decimals covers the demo's EUR. */
+const money = (amount?: { amountMinor: number; currency: string }) =>
+  amount
+    ? new Intl.NumberFormat('en', { style: 'currency', currency: amount.currency }).format(amount.amountMinor / 100)
+    : '?';
 const started = Date.now();
 
 const email = `demo-${Date.now()}@example.com`;
@@ -63,7 +68,7 @@ console.log(`  ${paymentMethod?.brand} ending ${paymentMethod?.last4}`);
 step('List products');
 const { products } = await call(users.listProducts.bind(users), {}, auth);
 for (const p of products)
-  console.log(`  ${p.sku}  ${p.name}  ${(p.price?.amountMinor ?? 0) / 100} ${p.price?.currency}`);
+  console.log(`  ${p.sku}  ${p.name}  ${money(p.price)}`);
 
 step('Place an order: 2 × MUG-001 and 1 × STK-003');
 const placed = await call(
@@ -79,7 +84,7 @@ const placed = await call(
   auth,
 );
 console.log(
-  `  order ${placed.order?.id}: ${OrderStatus[placed.order?.status ?? 0]}, total ${(placed.order?.total?.amountMinor ?? 0) / 100} ${placed.order?.total?.currency}`,
+  `  order ${placed.order?.id}: ${OrderStatus[placed.order?.status ?? 0]}, total ${money(placed.order?.total)}`,
 );
 console.log(`  "${placed.message}"`);
 
