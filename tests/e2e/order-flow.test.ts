@@ -279,4 +279,20 @@ describe('the public API, end to end across four processes', () => {
       expect(listed).toEqual([service]);
     }
   });
+
+  it('serves a client that sets no deadline, bounding the downstream calls itself', async () => {
+    const { users } = e2e;
+    const buyer = await e2e.signUp();
+    const placed = await call(
+      users.placeOrder.bind(users),
+      { idempotencyKey: randomUUID(), lines: mug, paymentMethodId: buyer.cardId },
+      buyer.token,
+      { deadline: false },
+    );
+    expect(placed.order?.status).toBe(OrderStatus.ORDER_STATUS_PAID);
+    const view = await call(users.getMyOrder.bind(users), { orderId: placed.order?.id ?? '' }, buyer.token, {
+      deadline: false,
+    });
+    expect(view.payment?.status).toBe(PaymentStatus.PAYMENT_STATUS_SUCCEEDED);
+  });
 });

@@ -4,18 +4,26 @@ type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 type Method<Req, Res> = (
   request: Req,
   metadata: Metadata,
-  options: { deadline: Date },
+  options: { deadline?: Date },
   callback: Callback<Res>,
 ) => unknown;
 
-/** One unary call with a 15 s deadline, as a public client makes it; `token` goes in the authorization metadata. */
-export function call<Req, Res>(method: Method<Req, Res>, request: Req, token?: string): Promise<Res> {
+/**
+ * One unary call as a public client makes it, with a 15 s deadline unless
+ * `deadline` is false (some clients set none); `token` goes in the
+ * authorization metadata.
+ */
+export function call<Req, Res>(
+  method: Method<Req, Res>,
+  request: Req,
+  token?: string,
+  { deadline = true } = {},
+): Promise<Res> {
   const metadata = new Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
+  const options = deadline ? { deadline: new Date(Date.now() + 15_000) } : {};
   return new Promise((resolve, reject) =>
-    method(request, metadata, { deadline: new Date(Date.now() + 15_000) }, (error, response) =>
-      error ? reject(error) : resolve(response),
-    ),
+    method(request, metadata, options, (error, response) => (error ? reject(error) : resolve(response))),
   );
 }
 

@@ -38,6 +38,16 @@ export function createClient<Client>(
 }
 
 /**
+ * `timeoutMs` from now, or the parent's deadline if that is sooner. grpc-js
+ * reports "no deadline" as Infinity, which must not become new Date(Infinity)
+ * (an invalid date, which grpc-js treats as already past).
+ */
+export function deadlineWithin(timeoutMs: number, within?: Date | number, now = Date.now()): Date {
+  const parent = within instanceof Date ? within.getTime() : (within ?? Number.POSITIVE_INFINITY);
+  return new Date(Math.min(now + timeoutMs, parent));
+}
+
+/**
  * Makes one unary call with a deadline: `timeoutMs` from now, but never later
  * than the deadline of the call being served (`within`), so a caller that has
  * given up does not leave work running downstream.
@@ -47,9 +57,7 @@ export function callUnary<Req, Res>(
   request: Req,
   options: { timeoutMs: number; within?: Date | number; metadata?: Metadata },
 ): Promise<Res> {
-  const own = Date.now() + options.timeoutMs;
-  const parent = options.within === undefined ? Number.POSITIVE_INFINITY : new Date(options.within).getTime();
-  const deadline = new Date(Math.min(own, parent));
+  const deadline = deadlineWithin(options.timeoutMs, options.within);
   return new Promise((resolve, reject) => {
     method(request, options.metadata ?? new Metadata(), { deadline }, (error, response) =>
       error ? reject(error) : resolve(response),

@@ -53,7 +53,10 @@ export function priceOrder(lines: readonly Line[], catalogue: ReadonlyMap<string
 
 /** A fingerprint of what was asked, so an idempotency key reused for a different order is caught. */
 export function requestHash(lines: readonly Line[], paymentMethodId: string): string {
-  const canonical = [...lines].map((l) => [l.sku, l.quantity]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  // Quantities per SKU, so the same order with its lines reordered or split differently hashes alike.
+  const quantities = new Map<string, number>();
+  for (const line of lines) quantities.set(line.sku, (quantities.get(line.sku) ?? 0) + line.quantity);
+  const canonical = [...quantities].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return createHash('sha256')
     .update(JSON.stringify([canonical, paymentMethodId]))
     .digest('hex');

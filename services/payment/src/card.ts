@@ -15,7 +15,7 @@ export function isLuhnValid(digits: string): boolean {
 
 export function cardBrand(digits: string): string {
   if (/^4/.test(digits)) return 'visa';
-  if (/^(5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720))/.test(digits)) return 'mastercard';
+  if (/^(5[1-5]|222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720)/.test(digits)) return 'mastercard';
   if (/^3[47]/.test(digits)) return 'amex';
   if (/^6(011|5)/.test(digits)) return 'discover';
   return 'unknown';
