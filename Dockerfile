@@ -64,8 +64,9 @@ WORKDIR /app/services/${SERVICE}
 # uid/gid of the image's "node" user; numeric so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 EXPOSE 9464
-# node is PID 1 and handles SIGTERM itself (graceful shutdown in the service).
-ENTRYPOINT ["node", "--enable-source-maps", "dist/main.js"]
+# node is PID 1 and handles SIGTERM itself (graceful shutdown in the service). The telemetry entry
+# point loads first (same start as tools/dev/platform.ts); OTEL_SDK_DISABLED=true turns it off.
+ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/kit/telemetry/register", "dist/main.js"]
 
 # ---- migrate: prisma migrate deploy for one service database, used by the migration Jobs -------
 # Usage: <image> <service> migrate deploy   (reads DATABASE_URL)

@@ -41,7 +41,10 @@ describe('Dockerfile', () => {
     [
       'shell-form ENTRYPOINT',
       (d: string) =>
-        d.replace('ENTRYPOINT ["node", "--enable-source-maps", "dist/main.js"]', 'ENTRYPOINT node dist/main.js'),
+        d.replace(
+          'ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/kit/telemetry/register", "dist/main.js"]',
+          'ENTRYPOINT node dist/main.js',
+        ),
       /target service: ENTRYPOINT must be exec form/,
     ],
     [

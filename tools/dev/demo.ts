@@ -67,8 +67,7 @@ console.log(`  ${paymentMethod?.brand} ending ${paymentMethod?.last4}`);
 
 step('List products');
 const { products } = await call(users.listProducts.bind(users), {}, auth);
-for (const p of products)
-  console.log(`  ${p.sku}  ${p.name}  ${money(p.price)}`);
+for (const p of products) console.log(`  ${p.sku}  ${p.name}  ${money(p.price)}`);
 
 step('Place an order: 2 × MUG-001 and 1 × STK-003');
 const placed = await call(

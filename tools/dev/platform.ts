@@ -38,6 +38,21 @@ export interface PlatformSettings {
 export const grpcAddress = (settings: PlatformSettings, name: ServiceName) =>
   `127.0.0.1:${settings.grpcBasePort + PORT_OFFSET[name]}`;
 
+/** Each process serves Prometheus metrics on its own port: base + 11 (user) to base + 14 (notification). */
+export const metricsPort = (settings: PlatformSettings, name: ServiceName) =>
+  settings.grpcBasePort + 10 + PORT_OFFSET[name];
+
+/**
+ * How every service process starts, here and in the Dockerfile: the telemetry
+ * entry point is loaded with --import, before the service's own modules, so
+ * its instrumentations see gRPC, pg, ioredis and amqplib load.
+ */
+export const TELEMETRY_IMPORT = ['--import', '@ordermesh/kit/telemetry/register'];
+
+/** OTEL_* variables of this process pass through, so `OTEL_TRACES_EXPORTER=otlp npm start` reaches a local collector. */
+const passedThroughTelemetryEnv = () =>
+  Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('OTEL_')));
+
 export const databaseUrl = (settings: PlatformSettings, name: ServiceName) => {
   const base = settings.postgresUrl ?? 'postgresql://postgres@127.0.0.1:5432';
   return `${base}/ordermesh_${name}${settings.databaseSuffix}`;
@@ -66,6 +81,11 @@ export function serviceEnv(settings: PlatformSettings, name: ServiceName): NodeJ
     DATABASE_URL: databaseUrl(settings, name),
     REDIS_URL: settings.redisUrl ?? 'redis://127.0.0.1:6379',
     AMQP_URL: settings.amqpUrl ?? 'amqp://guest:guest@127.0.0.1:5672',
+    METRICS_HOST: '127.0.0.1',
+    METRICS_PORT: String(metricsPort(settings, name)),
+    OTEL_SERVICE_NAME: name,
+    OTEL_RESOURCE_ATTRIBUTES: 'service.namespace=ordermesh,deployment.environment.name=local',
+    ...passedThroughTelemetryEnv(),
   };
   const own: Record<ServiceName, Record<string, string>> = {
     user: {
@@ -150,7 +170,7 @@ export class Platform {
     if (this.processes.has(name)) throw new Error(`${name} is already running`);
     mkdirSync(join(this.settings.stateDir, 'logs'), { recursive: true });
     const log = createWriteStream(this.logFile(name), { flags: 'a' });
-    const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist/main.js')], {
+    const child = spawn(process.execPath, [...TELEMETRY_IMPORT, join(ROOT, 'services', name, 'dist/main.js')], {
       cwd: ROOT,
       env: { ...serviceEnv(this.settings, name), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { checkInfrastructure } from './infrastructure.ts';
 import { startMailSink } from './mail-sink.ts';
-import { migrateDatabases, Platform, type PlatformSettings, ROOT } from './platform.ts';
+import { metricsPort, migrateDatabases, Platform, type PlatformSettings, ROOT } from './platform.ts';
 
 const settings: PlatformSettings = {
   databaseSuffix: '',
@@ -44,5 +44,6 @@ console.log(`
   NotificationService  ${platform.address('notification')}
   JWKS                 http://127.0.0.1:${settings.jwksPort}/.well-known/jwks.json
   mail sink            smtp://127.0.0.1:${mail.port}
+  metrics              http://127.0.0.1:${metricsPort(settings, 'user')}/metrics (user) to :${metricsPort(settings, 'notification')} (notification)
 Try it: npm run demo    Stop: Ctrl-C
 `);

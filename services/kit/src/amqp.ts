@@ -1,5 +1,18 @@
+import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import type { Logger } from './logger.js';
+import { errorType, secondsSince, serviceMeter } from './metrics.js';
+
+const meter = serviceMeter();
+/** Confirmed (no error.type) and failed (error.type set) publishes, per event (semantic conventions name). */
+const sentMessages = meter.createCounter('messaging.client.sent.messages', {
+  description: 'Events sent to the broker, by outcome of the publisher confirm',
+  unit: '{message}',
+});
+const confirmDuration = meter.createHistogram('messaging.client.operation.duration', {
+  description: 'Time from publishing a batch of events to the broker confirming it',
+  unit: 's',
+});
 
 /** The durable topic exchange all platform events go through, unless EVENTS_EXCHANGE names another. */
 export const EVENTS_EXCHANGE = 'ordermesh.events';
@@ -45,20 +58,37 @@ export class EventPublisher {
 
   /** Resolves once the broker has confirmed every event; rejects if any was not. */
   async publish(events: readonly OutgoingEvent[]): Promise<void> {
-    const channel = await this.open();
+    const attributes = {
+      'messaging.system': 'rabbitmq',
+      'messaging.operation.name': 'publish',
+      'messaging.destination.name': this.exchange,
+    };
+    const startedAt = performance.now();
     try {
+      const channel = await this.open();
       for (const event of events) {
-        channel.publish(this.exchange, event.routingKey, event.payload, {
-          persistent: true,
-          messageId: event.eventId,
-          type: event.messageType,
-          contentType: 'application/protobuf',
-          timestamp: Math.floor(event.occurredAt.getTime() / 1000),
-          headers: event.headers,
-        });
+        // Publish in the context of the request that wrote the event (its trace context travels in the
+        // headers, see outboxRecord), so the publish span, and the consumer after it, join that trace.
+        const producerContext = propagation.extract(ROOT_CONTEXT, event.headers);
+        context.with(producerContext, () =>
+          channel.publish(this.exchange, event.routingKey, event.payload, {
+            persistent: true,
+            messageId: event.eventId,
+            type: event.messageType,
+            contentType: 'application/protobuf',
+            timestamp: Math.floor(event.occurredAt.getTime() / 1000),
+            // A copy: the instrumentation writes its own traceparent into it.
+            headers: { ...event.headers },
+          }),
+        );
       }
       await withTimeout(channel.waitForConfirms(), CONFIRM_TIMEOUT_MS, 'broker did not confirm in time');
+      confirmDuration.record(secondsSince(startedAt), attributes);
+      sentMessages.add(events.length, attributes);
     } catch (error) {
+      const failed = { ...attributes, 'error.type': errorType(error) };
+      confirmDuration.record(secondsSince(startedAt), failed);
+      sentMessages.add(events.length, failed);
       await this.reset();
       throw error;
     }
@@ -97,10 +127,15 @@ export class EventPublisher {
   }
 }
 
+/** A wait given up by withTimeout; its own class so metrics can tell timeouts from other failures. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,13 @@
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
+import { serviceMeter } from './metrics.js';
+
+const cacheOperations = serviceMeter().createCounter('ordermesh.cache.operations', {
+  description: 'Cache commands by operation (get, set, invalidate) and result (hit, miss, ok, error)',
+  unit: '{operation}',
+});
+type Operation = 'get' | 'set' | 'invalidate';
+type Result = 'hit' | 'miss' | 'ok' | 'error';
 
 export interface Codec<T> {
   encode(value: T): Uint8Array;
@@ -28,13 +36,18 @@ export class Cache {
    */
   private readonly missedInvalidations = new Set<string>();
 
+  /** Attribute sets by "operation.result", made once each: counting must not allocate per command. */
+  private readonly attributeSets = new Map<string, Record<string, string>>();
+
+  /** `name` tells caches apart in metrics (e.g. "profile", "order"). */
   constructor(
     private readonly redis: Redis,
     private readonly log: Logger,
     private readonly ttlSeconds: number,
+    private readonly name = 'default',
   ) {}
 
-  static connect(url: string, log: Logger, ttlSeconds: number): Cache {
+  static connect(url: string, log: Logger, ttlSeconds: number, name?: string): Cache {
     const redis = new Redis(url, {
       // Fail fast instead of queueing commands while Redis is away.
       enableOfflineQueue: false,
@@ -45,23 +58,30 @@ export class Cache {
     });
     // Connection errors surface through failed commands; without a listener ioredis would print them.
     redis.on('error', () => {});
-    return new Cache(redis, log, ttlSeconds);
+    return new Cache(redis, log, ttlSeconds, name);
   }
 
   async get<T>(key: string, codec: Codec<T>): Promise<T | undefined> {
-    const bytes = await this.guard(() => this.redis.getBuffer(key));
+    const bytes = await this.guard('get', () => this.redis.getBuffer(key));
+    if (bytes !== undefined) this.count('get', bytes ? 'hit' : 'miss');
     return bytes ? codec.decode(bytes) : undefined;
   }
 
   async set<T>(key: string, value: T, codec: Codec<T>): Promise<void> {
-    await this.guard(() => this.redis.set(key, Buffer.from(codec.encode(value)), 'EX', this.ttlSeconds));
+    const done = await this.guard('set', () =>
+      this.redis.set(key, Buffer.from(codec.encode(value)), 'EX', this.ttlSeconds),
+    );
+    if (done !== undefined) this.count('set', 'ok');
   }
 
   /** Drops keys after a write that changed what they hold. */
   async invalidate(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    const deleted = await this.guard(() => this.redis.del(...keys));
-    if (deleted !== undefined) return;
+    const deleted = await this.guard('invalidate', () => this.redis.del(...keys));
+    if (deleted !== undefined) {
+      this.count('invalidate', 'ok');
+      return;
+    }
     for (const key of keys) {
       // Bounded: past this, the TTL is what limits staleness.
       if (this.missedInvalidations.size < 100_000) this.missedInvalidations.add(key);
@@ -81,7 +101,22 @@ export class Cache {
     this.redis.disconnect();
   }
 
-  private async guard<R>(command: () => Promise<R>): Promise<R | undefined> {
+  private count(operation: Operation, result: Result): void {
+    const key = `${operation}.${result}`;
+    let attributes = this.attributeSets.get(key);
+    if (!attributes) {
+      attributes = {
+        'ordermesh.cache.name': this.name,
+        'ordermesh.cache.operation': operation,
+        'ordermesh.cache.result': result,
+      };
+      this.attributeSets.set(key, attributes);
+    }
+    cacheOperations.add(1, attributes);
+  }
+
+  /** Runs a command; on failure counts an error for `operation` and returns undefined. */
+  private async guard<R>(operation: Operation, command: () => Promise<R>): Promise<R | undefined> {
     try {
       if (this.missedInvalidations.size > 0) {
         const keys = [...this.missedInvalidations];
@@ -95,6 +130,7 @@ export class Cache {
       }
       return result;
     } catch (error) {
+      this.count(operation, 'error');
       if (!this.degraded) {
         this.degraded = true;
         this.log.warn({ err: error }, 'cache unavailable, serving from the database');

@@ -1,3 +1,4 @@
+import type { BatchObservableResult } from '@opentelemetry/api';
 import {
   type ChannelModel,
   type ConfirmChannel,
@@ -7,6 +8,38 @@ import {
 } from 'amqplib';
 import { assertEventExchange, EVENTS_EXCHANGE, withTimeout } from './amqp.js';
 import type { Logger } from './logger.js';
+import { errorType, readWithin, secondsSince, serviceMeter } from './metrics.js';
+
+const meter = serviceMeter();
+const consumedMessages = meter.createCounter('messaging.client.consumed.messages', {
+  description: 'Events delivered to this consumer',
+  unit: '{message}',
+});
+const processDuration = meter.createHistogram('messaging.process.duration', {
+  description: 'Time the handler took per event; error.type is set when it failed',
+  unit: 's',
+});
+const redeliveries = meter.createCounter('ordermesh.messaging.redeliveries', {
+  description: 'Deliveries that were not the first: broker redeliveries and delayed retries',
+  unit: '{message}',
+});
+const deadLettered = meter.createCounter('ordermesh.messaging.dead_lettered', {
+  description: 'Events this consumer moved to its dead-letter queue',
+  unit: '{message}',
+});
+const queueDepth = meter.createObservableGauge('ordermesh.messaging.queue.depth', {
+  description: 'Events ready in the queue, waiting for a consumer: the consumer lag',
+  unit: '{message}',
+});
+const deadLetterDepth = meter.createObservableGauge('ordermesh.messaging.dead_letter.depth', {
+  description: 'Events in the dead-letter queue, waiting for an operator',
+  unit: '{message}',
+});
+const consumerConnected = meter.createObservableGauge('ordermesh.messaging.consumer.connected', {
+  description: '1 while this consumer has a channel consuming from its queue, else 0',
+  unit: '{consumer}',
+});
+const QUEUE_CHECK_TIMEOUT_MS = 2_000;
 
 export interface ConsumedEvent {
   eventId: string;
@@ -58,6 +91,9 @@ export class EventConsumer {
   private readonly names: ReturnType<typeof queueNames>;
   private readonly exchange: string;
   private connection: RecoveringChannelModel | undefined;
+  /** The channel currently consuming, undefined while the connection is down; the gauges read through it. */
+  private channel: ConfirmChannel | undefined;
+  private readonly attributes: { 'messaging.system': string; 'messaging.destination.name': string };
   private inFlight = 0;
   private stopping = false;
   private markConsuming: () => void = () => {};
@@ -79,7 +115,21 @@ export class EventConsumer {
     this.retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000];
     this.names = queueNames(options.queue);
     this.exchange = options.exchange ?? EVENTS_EXCHANGE;
+    this.attributes = { 'messaging.system': 'rabbitmq', 'messaging.destination.name': options.queue };
   }
+
+  private readonly observeQueues = async (observer: BatchObservableResult) => {
+    const channel = this.channel;
+    observer.observe(consumerConnected, channel ? 1 : 0, this.attributes);
+    if (!channel) return;
+    const depths = await readWithin(QUEUE_CHECK_TIMEOUT_MS, async () => ({
+      queue: (await channel.checkQueue(this.names.queue)).messageCount,
+      dead: (await channel.checkQueue(this.names.deadLetterQueue)).messageCount,
+    }));
+    if (!depths) return;
+    observer.observe(queueDepth, depths.queue, this.attributes);
+    observer.observe(deadLetterDepth, depths.dead, this.attributes);
+  };
 
   /** Starts consuming. Returns at once; the first connection and every reconnection happen in the background. */
   async start(): Promise<void> {
@@ -95,7 +145,14 @@ export class EventConsumer {
           await this.declareTopology(channel);
           await channel.prefetch(this.prefetch);
           await channel.consume(this.options.queue, (message: ConsumeMessage | null) => {
-            if (message) void this.handle(channel, message);
+            if (message)
+              void this.handle(channel, message).catch((error: unknown) =>
+                this.log.error({ err: error }, 'event handling failed'),
+              );
+          });
+          this.channel = channel;
+          channel.on('close', () => {
+            if (this.channel === channel) this.channel = undefined;
           });
           this.log.info({ queue: this.options.queue }, 'consuming');
           this.markConsuming();
@@ -103,6 +160,7 @@ export class EventConsumer {
       },
     });
     connection.on('disconnect', (error: Error) => this.log.warn({ err: error }, 'broker connection lost'));
+    meter.addBatchObservableCallback(this.observeQueues, [queueDepth, deadLetterDepth, consumerConnected]);
     connection.on('error', (error: Error) => this.log.warn({ err: error }, 'broker connection error'));
     this.connection = connection;
   }
@@ -110,6 +168,7 @@ export class EventConsumer {
   /** Stops taking messages, waits for the ones in hand (up to `graceMs`), then closes. Unacked ones are redelivered. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    meter.removeBatchObservableCallback(this.observeQueues, [queueDepth, deadLetterDepth, consumerConnected]);
     const until = Date.now() + graceMs;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     await this.connection?.close().catch(() => {});
@@ -141,40 +200,69 @@ export class EventConsumer {
     const routingKey = String(headers['x-ordermesh-routing-key'] ?? message.fields.routingKey);
     const eventId = String(message.properties.messageId ?? '');
     const log = this.log.child({ eventId, routingKey, attempt });
+    const startedAt = performance.now();
     try {
       if (this.stopping) {
-        channel.nack(message, false, true);
+        settle(log, () => channel.nack(message, false, true));
         return;
       }
-      if (!eventId) throw new PoisonMessageError('message has no message id');
-      await this.options.handler({ eventId, routingKey, body: message.content, attempt, headers });
-      channel.ack(message);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      const delay = this.retryDelaysMs[attempt - 1];
+      this.countDelivery(message, attempt);
+      let failure: unknown;
       try {
-        if (error instanceof PoisonMessageError || delay === undefined) {
-          log.error({ err: error }, 'dead-lettering event');
-          await this.republish(channel, message, this.names.deadLetterQueue, {
-            [ATTEMPT_HEADER]: attempt,
-            'x-ordermesh-dead-reason': reason,
-          });
-        } else {
-          log.warn({ err: error, retryInMs: delay }, 'event failed, will retry');
-          await this.republish(channel, message, this.names.retryQueue(delay), {
-            [ATTEMPT_HEADER]: attempt + 1,
-            'x-ordermesh-last-error': reason,
-          });
-        }
-        channel.ack(message);
-      } catch (republishError) {
-        // Could not park it: let the broker redeliver it rather than lose it.
-        log.warn({ err: republishError }, 'could not park failed event, requeueing');
-        channel.nack(message, false, true);
+        if (!eventId) throw new PoisonMessageError('message has no message id');
+        await this.options.handler({ eventId, routingKey, body: message.content, attempt, headers });
+        processDuration.record(secondsSince(startedAt), this.attributes);
+      } catch (error) {
+        processDuration.record(secondsSince(startedAt), { ...this.attributes, 'error.type': errorType(error) });
+        failure = error;
       }
+      if (failure === undefined) settle(log, () => channel.ack(message));
+      else await this.park(channel, message, attempt, failure, log);
     } finally {
       this.inFlight -= 1;
     }
+  }
+
+  /** Moves a failed message to its next retry queue, or to the dead-letter queue, then acks it. */
+  private async park(
+    channel: ConfirmChannel,
+    message: ConsumeMessage,
+    attempt: number,
+    error: unknown,
+    log: Logger,
+  ): Promise<void> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const delay = this.retryDelaysMs[attempt - 1];
+    try {
+      if (error instanceof PoisonMessageError || delay === undefined) {
+        log.error({ err: error }, 'dead-lettering event');
+        deadLettered.add(1, {
+          ...this.attributes,
+          'ordermesh.dead_letter.reason': error instanceof PoisonMessageError ? 'poison' : 'retries_exhausted',
+        });
+        await this.republish(channel, message, this.names.deadLetterQueue, {
+          [ATTEMPT_HEADER]: attempt,
+          'x-ordermesh-dead-reason': reason,
+        });
+      } else {
+        log.warn({ err: error, retryInMs: delay }, 'event failed, will retry');
+        await this.republish(channel, message, this.names.retryQueue(delay), {
+          [ATTEMPT_HEADER]: attempt + 1,
+          'x-ordermesh-last-error': reason,
+        });
+      }
+      settle(log, () => channel.ack(message));
+    } catch (republishError) {
+      // Could not park it: let the broker redeliver it rather than lose it.
+      log.warn({ err: republishError }, 'could not park failed event, requeueing');
+      settle(log, () => channel.nack(message, false, true));
+    }
+  }
+
+  private countDelivery(message: ConsumeMessage, attempt: number): void {
+    consumedMessages.add(1, this.attributes);
+    if (message.fields.redelivered) redeliveries.add(1, { ...this.attributes, 'ordermesh.redelivery.cause': 'broker' });
+    else if (attempt > 1) redeliveries.add(1, { ...this.attributes, 'ordermesh.redelivery.cause': 'retry' });
   }
 
   private async republish(
@@ -197,5 +285,18 @@ export class EventConsumer {
       },
     });
     await withTimeout(channel.waitForConfirms(), 10_000, 'broker did not confirm in time');
+  }
+}
+
+/**
+ * Acks or nacks a message. When the channel closed meanwhile (the broker
+ * connection dropped) there is nothing to settle: the broker redelivers every
+ * unacked message, and the handler dedupes by event id.
+ */
+function settle(log: Logger, action: () => void): void {
+  try {
+    action();
+  } catch (error) {
+    log.warn({ err: error }, 'could not settle the message; the broker will redeliver it');
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import type { MessageFns } from '@ordermesh/proto/events';
 import {
   OrderCancelled,
@@ -32,16 +33,42 @@ export interface OutboxRecord {
   headers: Record<string, string>;
 }
 
+const tracer = trace.getTracer('@ordermesh/kit');
+
+/**
+ * Builds the outbox row of an event. Its headers carry the W3C trace context
+ * (traceparent, tracestate, baggage) of a messaging "create" span made here,
+ * inside the request that caused the event, so the relay can publish it, much
+ * later and from another loop, as part of the same trace.
+ */
 export function outboxRecord<K extends RoutingKey>(routingKey: K, payload: EventPayload<K>): OutboxRecord {
   const spec = eventCatalogue[routingKey];
   const bytes = (spec.message as MessageFns<EventPayload<K>>).encode(payload).finish();
+  const eventId = randomUUID();
   return {
-    eventId: randomUUID(),
+    eventId,
     routingKey,
     messageType: spec.type,
     payload: new Uint8Array(bytes),
-    headers: {},
+    headers: traceHeaders(eventId, routingKey),
   };
+}
+
+function traceHeaders(eventId: string, routingKey: string): Record<string, string> {
+  const span = tracer.startSpan(`create ${routingKey}`, {
+    kind: SpanKind.PRODUCER,
+    attributes: {
+      'messaging.system': 'rabbitmq',
+      'messaging.operation.type': 'create',
+      'messaging.operation.name': 'create',
+      'messaging.message.id': eventId,
+      'messaging.rabbitmq.destination.routing_key': routingKey,
+    },
+  });
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), headers);
+  span.end();
+  return headers;
 }
 
 export function isRoutingKey(key: string): key is RoutingKey {

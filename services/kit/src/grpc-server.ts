@@ -15,6 +15,17 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { AppError } from './errors.js';
 import type { Logger } from './logger.js';
+import { secondsSince, serviceMeter } from './metrics.js';
+
+/**
+ * RPC latency, rate and errors per method and status (OpenTelemetry RPC
+ * semantic conventions; Prometheus: rpc_server_call_duration_seconds_*).
+ * The gRPC instrumentation makes the spans but no metrics, so they are taken here.
+ */
+const callDuration = serviceMeter().createHistogram('rpc.server.call.duration', {
+  description: 'Duration of unary gRPC calls handled by this server',
+  unit: 's',
+});
 
 /** What a handler may know of the call besides the request. */
 export interface CallContext {
@@ -61,16 +72,23 @@ export function bindService<Definition extends Record<string, UnaryMethodDefinit
     serviceName = spec.path.split('/')[1] ?? '';
     const handler = handlers[method as keyof Definition] as (req: unknown, ctx: CallContext) => Promise<unknown>;
     const methodLog = log.child({ rpc: spec.path });
+    const record = callRecorder(spec.path);
     implementation[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const startedAt = performance.now();
       const context: CallContext = { metadata: call.metadata, deadline: call.getDeadline(), log: methodLog };
       handler(call.request, context).then(
-        (response) => callback(null, response),
+        (response) => {
+          record(status.OK, startedAt);
+          callback(null, response);
+        },
         (error: unknown) => {
           if (error instanceof AppError) {
             methodLog.debug({ code: status[error.code], err: error.message }, 'call failed');
+            record(error.code, startedAt);
             callback({ code: error.code, details: error.message });
           } else {
             methodLog.error({ err: error }, 'unexpected error');
+            record(status.INTERNAL, startedAt);
             callback({ code: status.INTERNAL, details: 'internal error' });
           }
         },
@@ -78,6 +96,23 @@ export function bindService<Definition extends Record<string, UnaryMethodDefinit
     };
   }
   return { name: serviceName, definition: definition as unknown as ServiceDefinition, implementation };
+}
+
+/** Records one call of `path` ("/pkg.Service/Method"); attribute sets are made once per status, not per call. */
+function callRecorder(path: string) {
+  const byStatus = new Map<status, Record<string, string>>();
+  return (code: status, startedAt: number) => {
+    let attributes = byStatus.get(code);
+    if (!attributes) {
+      attributes = {
+        'rpc.system.name': 'grpc',
+        'rpc.method': path.slice(1),
+        'rpc.response.status_code': status[code] ?? String(code),
+      };
+      byStatus.set(code, attributes);
+    }
+    callDuration.record(secondsSince(startedAt), attributes);
+  };
 }
 
 /** Limits that keep one client from hogging a server. */

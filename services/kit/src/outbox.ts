@@ -1,6 +1,20 @@
+import type { BatchObservableResult } from '@opentelemetry/api';
 import type { EventPublisher, OutgoingEvent } from './amqp.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Logger } from './logger.js';
+import { readWithin, serviceMeter } from './metrics.js';
+
+const meter = serviceMeter();
+const pendingEvents = meter.createObservableGauge('ordermesh.outbox.events.pending', {
+  description: 'Outbox events not yet confirmed by the broker',
+  unit: '{event}',
+});
+const oldestPendingAge = meter.createObservableGauge('ordermesh.outbox.oldest_pending.age', {
+  description: 'Age of the oldest outbox event not yet confirmed by the broker (0 when none)',
+  unit: 's',
+});
+/** A scrape gives up on the backlog query after this; the gauges then skip one reading. */
+const BACKLOG_QUERY_TIMEOUT_MS = 2_000;
 
 /**
  * The part of a Prisma client the relay needs. Every service's schema has the
@@ -48,6 +62,12 @@ export class OutboxRelay {
   private wake = new AbortController();
   private loop: Promise<void> | undefined;
   private lastCleanup = 0;
+  private readonly observeBacklog = async (observer: BatchObservableResult) => {
+    const backlog = await readWithin(BACKLOG_QUERY_TIMEOUT_MS, () => this.backlog());
+    if (!backlog) return;
+    observer.observe(pendingEvents, backlog.pending);
+    observer.observe(oldestPendingAge, backlog.oldestAgeSeconds);
+  };
 
   constructor(
     private readonly db: OutboxDatabase,
@@ -63,7 +83,10 @@ export class OutboxRelay {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    if (this.loop) return;
+    // Measured at scrape time from the table itself, so the numbers hold whichever instance relays.
+    meter.addBatchObservableCallback(this.observeBacklog, [pendingEvents, oldestPendingAge]);
+    this.loop = this.run();
   }
 
   /** Asks the relay to look now: called after a transaction that wrote outbox rows commits. */
@@ -72,21 +95,34 @@ export class OutboxRelay {
   }
 
   async stop(): Promise<void> {
+    meter.removeBatchObservableCallback(this.observeBacklog, [pendingEvents, oldestPendingAge]);
     this.stopping.abort();
     this.wake.abort();
     await this.loop;
   }
 
+  /** Unsent events and the age of the oldest one (served by the (sent_at, id) index). */
+  async backlog(): Promise<{ pending: number; oldestAgeSeconds: number }> {
+    const [row] = await this.db.$queryRaw<{ pending: number; oldest_age: number }[]>`
+      SELECT count(*)::int AS pending,
+             COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_age
+        FROM outbox_events WHERE sent_at IS NULL`;
+    return { pending: row?.pending ?? 0, oldestAgeSeconds: row?.oldest_age ?? 0 };
+  }
+
   /** Claims, publishes and marks one batch. Returns how many rows were published. */
   async relayOnce(): Promise<number> {
+    // RETURNING keeps no order, so the claimed rows are sorted again: events go out in the order they were written.
     const rows = await this.db.$queryRaw<ClaimedRow[]>`
-      UPDATE outbox_events
-         SET locked_until = now() + make_interval(secs => ${this.leaseSeconds}), attempts = attempts + 1
-       WHERE id IN (SELECT id FROM outbox_events
-                     WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
-                     ORDER BY id LIMIT ${this.batchSize}
-                     FOR UPDATE SKIP LOCKED)
-      RETURNING event_id::text AS event_id, routing_key, message_type, payload, headers, created_at`;
+      WITH claimed AS (
+        UPDATE outbox_events
+           SET locked_until = now() + make_interval(secs => ${this.leaseSeconds}), attempts = attempts + 1
+         WHERE id IN (SELECT id FROM outbox_events
+                       WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+                       ORDER BY id LIMIT ${this.batchSize}
+                       FOR UPDATE SKIP LOCKED)
+        RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
+      SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`;
     if (rows.length === 0) return 0;
     const eventIds = rows.map((row) => row.event_id);
     try {

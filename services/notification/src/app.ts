@@ -5,10 +5,12 @@ import {
   type ShutdownStep,
   startGrpcServer,
   TokenVerifier,
+  telemetryShutdownStep,
 } from '@ordermesh/kit';
 import { LogChannel, type NotificationChannel, SmtpChannel } from './channels.js';
 import type { NotificationConfig } from './config.js';
 import { connectDatabase } from './db.js';
+import { observedChannel } from './delivery-telemetry.js';
 import { notificationService } from './handlers.js';
 import { NOTIFIED_EVENTS, readEvent } from './incoming-events.js';
 import { Notifications } from './notifications.js';
@@ -19,8 +21,9 @@ export async function startNotificationService(config: NotificationConfig) {
   const log = createLogger('notification', config.LOG_LEVEL);
   // Each event in hand holds a connection for its whole delivery transaction; a few more serve the RPCs.
   const db = connectDatabase(config.DATABASE_URL, config.NOTIFICATION_PREFETCH + 4);
-  const channel: NotificationChannel =
-    config.NOTIFICATION_CHANNEL === 'smtp' ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM) : new LogChannel(log);
+  const channel: NotificationChannel = observedChannel(
+    config.NOTIFICATION_CHANNEL === 'smtp' ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM) : new LogChannel(log),
+  );
   const notifications = new Notifications(new PrismaNotificationStore(db), channel, log);
   const verifier = TokenVerifier.fromPem(readPemFiles(config.JWT_PUBLIC_KEY_FILE), {
     issuer: config.JWT_ISSUER,
@@ -48,6 +51,8 @@ export async function startNotificationService(config: NotificationConfig) {
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     { name: 'event consumer', run: () => consumer.stop(config.SHUTDOWN_GRACE_MS) },
     { name: 'database', run: () => db.$disconnect() },
+    // Last, so the spans of the shutdown itself are exported too.
+    telemetryShutdownStep(),
   ];
   return { port: server.port, log, shutdownSteps };
 }

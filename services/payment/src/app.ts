@@ -1,7 +1,15 @@
-import { createLogger, EventPublisher, OutboxRelay, type ShutdownStep, startGrpcServer } from '@ordermesh/kit';
+import {
+  createLogger,
+  EventPublisher,
+  OutboxRelay,
+  type ShutdownStep,
+  startGrpcServer,
+  telemetryShutdownStep,
+} from '@ordermesh/kit';
 import type { PaymentConfig } from './config.js';
 import { connectDatabase } from './db.js';
 import { paymentService } from './handlers.js';
+import { countingOutcomes } from './metrics.js';
 import { Payments } from './payments.js';
 import { SimulatedProvider } from './provider.js';
 import { PrismaPaymentStore } from './store.js';
@@ -17,7 +25,7 @@ export async function startPaymentService(config: PaymentConfig) {
     declinedCards: config.PAYMENT_SIM_DECLINED_CARDS,
     limitMinor: config.PAYMENT_SIM_LIMIT_MINOR,
   });
-  const payments = new Payments(new PrismaPaymentStore(db), provider, () => relay.notify());
+  const payments = new Payments(countingOutcomes(new PrismaPaymentStore(db)), provider, () => relay.notify());
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
@@ -30,6 +38,8 @@ export async function startPaymentService(config: PaymentConfig) {
     { name: 'outbox relay', run: () => relay.stop() },
     { name: 'broker', run: () => publisher.close() },
     { name: 'database', run: () => db.$disconnect() },
+    // Last, so the spans of the shutdown itself are exported too.
+    telemetryShutdownStep(),
   ];
   return { port: server.port, log, shutdownSteps };
 }

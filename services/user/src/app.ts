@@ -10,6 +10,7 @@ import {
   startGrpcServer,
   TokenIssuer,
   TokenVerifier,
+  telemetryShutdownStep,
 } from '@ordermesh/kit';
 import { OrderServiceClient } from '@ordermesh/proto/order';
 import { PaymentServiceClient } from '@ordermesh/proto/payment';
@@ -31,7 +32,7 @@ export async function startUserService(config: UserConfig) {
   const verifier = TokenVerifier.fromPem([publicKey], tokenSettings);
 
   const db = connectDatabase(config.DATABASE_URL);
-  const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS);
+  const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
   const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
   const relay = new OutboxRelay(db, publisher, log);
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR);
@@ -66,6 +67,8 @@ export async function startUserService(config: UserConfig) {
     { name: 'broker', run: () => publisher.close() },
     { name: 'cache', run: () => cache.close() },
     { name: 'database', run: () => db.$disconnect() },
+    // Last, so the spans of the shutdown itself are exported too.
+    telemetryShutdownStep(),
   ];
   return { port: server.port, log, shutdownSteps };
 }
