@@ -1,0 +1,270 @@
+/**
+ * npm run bench [-- --quick]: the platform against its bare baseline, on this
+ * machine, in one run. See docs/performance.md for the method and the targets.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, SERVICE_NAMES } from '../dev/platform.ts';
+import { type Account, signUpAll } from './accounts.ts';
+import { RawCaller } from './grpc-caller.ts';
+import { type Call, closedLoop, openLoop, type StepResult } from './load.ts';
+import { CpuMeter, memoryMiB, pidsOfCommand } from './proc-stats.ts';
+import { percentileMs, printSteps, printTargets, type Step, type Target } from './report.ts';
+import * as scenarios from './scenarios.ts';
+import { seedOrderHistories } from './seed.ts';
+import * as bench from './settings.ts';
+import {
+  assertTelemetryOn,
+  deleteBrokerObjects,
+  orderDatabaseUrl,
+  type SystemUnderTest,
+  startBare,
+  startChild,
+  startPlatform,
+} from './systems.ts';
+
+const quick = process.argv.includes('--quick');
+const times = bench.stepTimes(quick);
+const IN_FLIGHT = 64;
+const OPEN_LOOP_SHARE = 0.8;
+
+for (const name of SERVICE_NAMES) {
+  if (!existsSync(join(ROOT, 'services', name, 'dist/main.js'))) throw new Error('run `npm run build` first');
+}
+
+const steps: Step[] = [];
+
+/** Runs one measured step after a short unmeasured warm-up, reading CPU over the step and peak RSS after it. */
+async function measure(
+  system: SystemUnderTest,
+  scenario: string,
+  load: string,
+  run: () => Promise<StepResult>,
+  warmup: Call,
+): Promise<StepResult> {
+  await closedLoop(warmup, 16, times.warmupMs);
+  // The shared servers are machine-wide: colleagues' test runs show up in them too (see docs/performance.md).
+  const groups = new Map<string, number[]>([
+    ...[...system.pids].map(([name, pid]): [string, number[]] => [name, [pid]]),
+    ['loadgen', [process.pid]],
+    ['postgres', pidsOfCommand('postgres')],
+    ['redis', pidsOfCommand('redis-server')],
+    ['rabbitmq', pidsOfCommand('beam.smp')],
+  ]);
+  const cpu = new CpuMeter(groups);
+  const result = await run();
+  const peakRss = new Map([...system.pids].map(([name, pid]) => [name, memoryMiB(pid).peak]));
+  steps.push({ scenario, system: system.name, load, result, cpu: cpu.read(), peakRss });
+  console.error(
+    `  ${scenario} ${system.name} ${load}: ${result.achievedRate.toFixed(0)}/s, p99 ${percentileMs(result, 99).toFixed(1)} ms`,
+  );
+  return result;
+}
+
+const find = (scenario: string, system: string, load: string) => {
+  const step = steps.find((s) => s.scenario === scenario && s.system === system && s.load === load);
+  if (!step) throw new Error(`no step ${scenario}/${system}/${load}`);
+  return step.result;
+};
+
+interface Callers {
+  system: SystemUnderTest;
+  caller: RawCaller;
+}
+
+/**
+ * One scenario on both systems, one after the other so they share the moment:
+ * capacity at 64 in flight, then an open loop at 80% of the platform's capacity on both.
+ */
+async function compare(
+  scenario: string,
+  both: readonly Callers[],
+  makeCall: (caller: RawCaller) => Call,
+): Promise<void> {
+  const closed = `closed ${IN_FLIGHT}`;
+  for (const { system, caller } of both) {
+    const call = makeCall(caller);
+    await measure(system, scenario, closed, () => closedLoop(call, IN_FLIGHT, times.stepMs), call);
+  }
+  const rate = Math.max(1, Math.round(find(scenario, 'platform', closed).achievedRate * OPEN_LOOP_SHARE));
+  for (const { system, caller } of both) {
+    const call = makeCall(caller);
+    await measure(system, scenario, 'open 80%', () => openLoop(call, rate, times.stepMs), call);
+  }
+}
+
+function idleMemory(systems: readonly SystemUnderTest[]): Map<string, number> {
+  const idle = new Map<string, number>();
+  for (const system of systems)
+    for (const [name, pid] of system.pids) idle.set(`${system.name} ${name}`, memoryMiB(pid).rss);
+  return idle;
+}
+
+/** Waits until the platform's notifications stop arriving; returns how many arrived. */
+async function drainNotifications(mailSink: ChildProcess, expected: number): Promise<number> {
+  const count = () =>
+    new Promise<number>((resolve) => {
+      mailSink.once('message', (value) => resolve(Number(value)));
+      mailSink.send('count');
+    });
+  const until = Date.now() + 30_000;
+  let received = await count();
+  while (received < expected && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    received = await count();
+  }
+  return received;
+}
+
+function targets(idle: Map<string, number>, expectedMails: number, mails: number): Target[] {
+  const ratio = (a: number, b: number) => a / b;
+  const closed = `closed ${IN_FLIGHT}`;
+  const place = { platform: find('PlaceOrder', 'platform', closed), bare: find('PlaceOrder', 'bare', closed) };
+  const profile = { platform: find('GetProfile', 'platform', closed), bare: find('GetProfile', 'bare', closed) };
+  const listSmall = find(`ListMyOrders ${bench.SMALL_HISTORY}`, 'platform', 'open 80%');
+  const listLarge = find(`ListMyOrders ${bench.LARGE_HISTORY}`, 'platform', 'open 80%');
+  const list: Target[] = [
+    {
+      name: 'PlaceOrder throughput at 64 in flight, platform / bare',
+      value: ratio(place.platform.achievedRate, place.bare.achievedRate).toFixed(2),
+      goal: '>= 0.70',
+      met: ratio(place.platform.achievedRate, place.bare.achievedRate) >= 0.7,
+    },
+    {
+      name: 'PlaceOrder p99 at 64 in flight, platform / bare',
+      value: ratio(percentileMs(place.platform, 99), percentileMs(place.bare, 99)).toFixed(2),
+      goal: '<= 1.50',
+      met: ratio(percentileMs(place.platform, 99), percentileMs(place.bare, 99)) <= 1.5,
+    },
+    {
+      name: 'GetProfile (cached) throughput at 64 in flight, platform / bare',
+      value: ratio(profile.platform.achievedRate, profile.bare.achievedRate).toFixed(2),
+      goal: '>= 0.70',
+      met: ratio(profile.platform.achievedRate, profile.bare.achievedRate) >= 0.7,
+    },
+    {
+      name: `ListMyOrders p99, ${bench.LARGE_HISTORY} / ${bench.SMALL_HISTORY} orders (same rate)`,
+      value: ratio(percentileMs(listLarge, 99), percentileMs(listSmall, 99)).toFixed(2),
+      goal: '<= 1.30',
+      met: ratio(percentileMs(listLarge, 99), percentileMs(listSmall, 99)) <= 1.3,
+    },
+  ];
+  const platformSteps = steps.filter((s) => s.system === 'platform');
+  for (const name of SERVICE_NAMES) {
+    const rss = idle.get(`platform ${name}`) ?? 0;
+    list.push({ name: `${name}: RSS idle (MiB)`, value: rss.toFixed(0), goal: '< 150', met: rss < 150 });
+    const peak = Math.max(...platformSteps.map((s) => s.peakRss.get(name) ?? 0));
+    list.push({ name: `${name}: peak RSS (MiB)`, value: peak.toFixed(0), goal: '< 300', met: peak < 300 });
+  }
+  const openErrors = platformSteps
+    .filter((s) => s.load === 'open 80%')
+    .reduce((sum, s) => sum + [...s.result.errors.values()].reduce((a, b) => a + b, 0), 0);
+  list.push({
+    name: 'platform errors at 80% of peak rate (all scenarios)',
+    value: String(openErrors),
+    goal: '0',
+    met: openErrors === 0,
+  });
+  list.push({
+    name: 'PlaceOrder notifications delivered (2 per order)',
+    value: `${mails}/${expectedMails}`,
+    goal: 'all',
+    met: mails >= expectedMails,
+  });
+  return list;
+}
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  console.error(
+    `ordermesh bench${quick ? ' (quick)' : ''}: starting the platform (telemetry on) and the bare baseline`,
+  );
+  const mailSink = await startChild('mail-sink-process.ts', { SMTP_PORT: String(bench.SMTP_PORT) }, true);
+  const platform = await startPlatform();
+  const systems: SystemUnderTest[] = [platform];
+  try {
+    await assertTelemetryOn();
+    const names = [
+      ...Array.from({ length: bench.BUYERS }, (_, i) => `buyer-${i}`),
+      `history-${bench.SMALL_HISTORY}`,
+      `history-${bench.LARGE_HISTORY}`,
+    ];
+    const accounts = await signUpAll(platform.address, names);
+    const account = (name: string) => accounts.get(name) as Account;
+    const buyers = names.slice(0, bench.BUYERS).map(account);
+    const small = account(`history-${bench.SMALL_HISTORY}`);
+    const large = account(`history-${bench.LARGE_HISTORY}`);
+    await seedOrderHistories(orderDatabaseUrl(), small.userId, large.userId);
+    const bare = await startBare();
+    systems.unshift(bare);
+    const both: Callers[] = systems.map((system) => ({ system, caller: new RawCaller(system.address) }));
+    const platformCaller = both.find((callers) => callers.system === platform)?.caller;
+    await waitForBareServing(both[0]?.caller as RawCaller, small);
+    const idle = idleMemory(systems);
+    const mailsBefore = await drainNotifications(mailSink, 0);
+
+    await compare('GetProfile', both, (caller) => scenarios.getProfile(caller, buyers));
+    let platformOrders = 0;
+    // Counts every order the platform accepted, warm-ups included, to check their notifications arrive.
+    const placeOrder = (caller: RawCaller): Call => {
+      const call = scenarios.placeOrder(caller, buyers);
+      if (caller !== platformCaller) return call;
+      return () =>
+        call().then((code) => {
+          if (code === 0) platformOrders += 1;
+          return code;
+        });
+    };
+    for (const { system, caller } of both) {
+      const call = placeOrder(caller);
+      await measure(system, 'PlaceOrder', 'closed 1', () => closedLoop(call, 1, times.serialMs), call);
+    }
+    await compare('PlaceOrder', both, placeOrder);
+    await compare(`ListMyOrders ${bench.SMALL_HISTORY}`, both, (caller) => scenarios.listMyOrders(caller, small));
+    const listRate = find(`ListMyOrders ${bench.SMALL_HISTORY}`, 'platform', 'open 80%').offeredRate ?? 1;
+    for (const { system, caller } of both) {
+      const call = scenarios.listMyOrders(caller, large);
+      await measure(
+        system,
+        `ListMyOrders ${bench.LARGE_HISTORY}`,
+        'open 80%',
+        () => openLoop(call, listRate, times.stepMs),
+        call,
+      );
+    }
+
+    // Each order makes two mails: "order received" and "payment received".
+    const expectedMails = mailsBefore + 2 * platformOrders;
+    const mails = await drainNotifications(mailSink, expectedMails);
+    for (const { caller } of both) caller.close();
+
+    console.log(`\nordermesh bench, ${quick ? 'quick' : 'full'} mode, ${new Date().toISOString()}, telemetry on`);
+    printSteps(steps);
+    console.log(`\nidle RSS (MiB): ${[...idle].map(([name, rss]) => `${name} ${rss.toFixed(0)}`).join(', ')}`);
+    printTargets(targets(idle, expectedMails - mailsBefore, mails - mailsBefore));
+    console.log(`\ntook ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+  } finally {
+    await Promise.all(systems.map((system) => system.stop()));
+    mailSink.kill('SIGTERM');
+    await deleteBrokerObjects();
+  }
+}
+
+/** The bare servers have no health service: a call that gets any answer but UNAVAILABLE means it is up. */
+async function waitForBareServing(caller: RawCaller, account: Account): Promise<void> {
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    const code = await caller.call(
+      '/ordermesh.user.v1.UserService/ListMyOrders',
+      Buffer.alloc(0),
+      account.metadata,
+      1_000,
+    );
+    if (code === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('the bare baseline did not start');
+}
+
+await main();

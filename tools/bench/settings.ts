@@ -1,0 +1,32 @@
+/** Ports, names and step lengths of one benchmark run; loopback only, apart from colleagues' test ports. */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const GRPC_BASE_PORT = 54050;
+export const JWKS_PORT = 54049;
+export const SMTP_PORT = 54048;
+export const BARE_PORTS = { user: 54071, order: 54072, payment: 54073 } as const;
+export const DATABASE_SUFFIX = '_bench';
+export const STATE_DIR = join(tmpdir(), 'ordermesh-bench');
+export const EXCHANGE = 'ordermesh.bench';
+export const QUEUE = 'notification.bench';
+export const BARE_EXCHANGE = 'ordermesh.bench.bare';
+export const BARE_QUEUE = 'notification.bench.bare';
+
+/** Orders of the two ListMyOrders users, and rows in the orders table in all. */
+export const SMALL_HISTORY = 100;
+export const LARGE_HISTORY = 100_000;
+export const TABLE_ROWS = 1_000_000;
+export const BUYERS = 16;
+
+export interface StepTimes {
+  /** Each measured step. */
+  stepMs: number;
+  /** Unmeasured load before each step (JIT, pools, caches). */
+  warmupMs: number;
+  /** PlaceOrder at one call in flight, for the unloaded latency. */
+  serialMs: number;
+}
+
+export const stepTimes = (quick: boolean): StepTimes =>
+  quick ? { stepMs: 2_500, warmupMs: 750, serialMs: 1_500 } : { stepMs: 12_000, warmupMs: 3_000, serialMs: 5_000 };
