@@ -22,7 +22,9 @@ export async function startNotificationService(config: NotificationConfig) {
   // Each event in hand holds a connection for its whole delivery transaction; a few more serve the RPCs.
   const db = connectDatabase(config.DATABASE_URL, config.NOTIFICATION_PREFETCH + 4);
   const channel: NotificationChannel = observedChannel(
-    config.NOTIFICATION_CHANNEL === 'smtp' ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM) : new LogChannel(log),
+    config.NOTIFICATION_CHANNEL === 'smtp'
+      ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM, config.NOTIFICATION_PREFETCH)
+      : new LogChannel(log),
   );
   const notifications = new Notifications(new PrismaNotificationStore(db), channel, log);
   const verifier = TokenVerifier.fromPem(readPemFiles(config.JWT_PUBLIC_KEY_FILE), {
@@ -50,6 +52,7 @@ export async function startNotificationService(config: NotificationConfig) {
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     { name: 'event consumer', run: () => consumer.stop(config.SHUTDOWN_GRACE_MS) },
+    { name: 'mail channel', run: () => channel.close() },
     { name: 'database', run: () => db.$disconnect() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),

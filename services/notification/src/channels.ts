@@ -11,6 +11,7 @@ export interface OutgoingMessage {
 export interface NotificationChannel {
   readonly name: string;
   send(message: OutgoingMessage): Promise<void>;
+  close(): void;
 }
 
 /** Each stage of an SMTP exchange gives up after a few seconds, so a stuck server cannot hold a message for long. */
@@ -20,20 +21,26 @@ const SMTP_TIMEOUTS_MS = { connectionTimeout: 5_000, greetingTimeout: 5_000, soc
 export const SEND_DEADLINE_MS = 15_000;
 
 /**
- * Email through an SMTP relay. One connection per message: sends are few and
- * a pool would add queueing time inside the delivery transaction.
+ * Email through an SMTP relay over pooled connections: a new connection per
+ * message cost more than the message. The pool has one connection per event
+ * the consumer may hold (its prefetch), so a send never queues for a
+ * connection inside the delivery transaction.
  */
 export class SmtpChannel implements NotificationChannel {
   readonly name = 'email';
   private readonly transport;
 
-  constructor(url: string, from: string) {
-    this.transport = createTransport({ url, ...SMTP_TIMEOUTS_MS }, { from });
+  constructor(url: string, from: string, maxConnections: number) {
+    this.transport = createTransport({ url, pool: true, maxConnections, ...SMTP_TIMEOUTS_MS }, { from });
   }
 
   async send(message: OutgoingMessage): Promise<void> {
     // The stage timeouts each restart on activity; this bounds the whole exchange.
     await withTimeout(this.transport.sendMail(message), SEND_DEADLINE_MS, 'SMTP send did not finish in time');
+  }
+
+  close(): void {
+    this.transport.close();
   }
 }
 
@@ -46,4 +53,6 @@ export class LogChannel implements NotificationChannel {
   async send(message: OutgoingMessage): Promise<void> {
     this.log.info({ notification: message }, 'notification');
   }
+
+  close(): void {}
 }

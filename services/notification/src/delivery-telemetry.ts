@@ -24,5 +24,6 @@ export function observedChannel(channel: NotificationChannel): NotificationChann
   return {
     name: channel.name,
     send: (message) => inSpan(`deliver ${channel.name}`, { kind: SpanKind.CLIENT, attributes }, () => send(message)),
+    close: () => channel.close(),
   };
 }

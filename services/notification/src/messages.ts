@@ -8,9 +8,20 @@ export interface MessageText {
 
 const LOCALE = 'en-US';
 
+/** One formatter per currency: building an Intl.NumberFormat is costly, using one is cheap. */
+const formats = new Map<string, Intl.NumberFormat>();
+function currencyFormat(currency: string): Intl.NumberFormat {
+  let format = formats.get(currency);
+  if (!format) {
+    format = new Intl.NumberFormat(LOCALE, { style: 'currency', currency });
+    formats.set(currency, format);
+  }
+  return format;
+}
+
 /** Formats integer minor units exactly (no floating point), with the currency's own number of decimals. */
 export function formatMoney(money: Money): string {
-  const format = new Intl.NumberFormat(LOCALE, { style: 'currency', currency: money.currency });
+  const format = currencyFormat(money.currency);
   const decimals = format.resolvedOptions().maximumFractionDigits ?? 2;
   const digits = String(Math.abs(money.amountMinor)).padStart(decimals + 1, '0');
   const units = decimals === 0 ? digits : `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;

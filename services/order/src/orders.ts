@@ -14,9 +14,9 @@ import {
 import type { Order as OrderMessage } from '@ordermesh/proto/order';
 import type { Payment } from '@ordermesh/proto/payment';
 import type { PaymentGateway } from './payment-gateway.js';
-import { type Line, priceOrder, requestHash } from './pricing.js';
+import { type Line, type PricedOrder, priceOrder, requestHash } from './pricing.js';
 import { CANCEL_NEEDS_PAYMENT, FINAL, orderStatusAfterCancel, orderStatusAfterCharge } from './status.js';
-import type { OrderStore, OrderWithItems } from './store.js';
+import type { OrderStore, OrderWithItems, Product } from './store.js';
 
 export interface CreateOrderCommand {
   idempotencyKey: string;
@@ -33,6 +33,7 @@ export interface OrdersSettings {
 }
 
 const cacheKey = (orderId: string) => `order:v1:${orderId}`;
+const CATALOGUE_TTL_MS = 30_000;
 
 /**
  * OrderService's rules: orders are created once per idempotency key, charged
@@ -41,6 +42,8 @@ const cacheKey = (orderId: string) => `order:v1:${orderId}`;
  * inline charge, the worker and a cancellation cannot overwrite each other.
  */
 export class Orders {
+  private cachedCatalogue: { loadedAt: number; products: ReadonlyMap<string, Product> } | undefined;
+
   constructor(
     private readonly store: OrderStore,
     private readonly payments: PaymentGateway,
@@ -54,11 +57,16 @@ export class Orders {
 
   async create(command: CreateOrderCommand): Promise<OrderMessage> {
     const hash = requestHash(command.lines, command.paymentMethodId);
-    const existing = await this.store.findOrderByKey(command.userId, command.idempotencyKey);
-    if (existing) return this.sameRequest(existing, hash);
-
-    const catalogue = new Map((await this.store.listProducts()).map((p) => [p.sku, p]));
-    const priced = priceOrder(command.lines, catalogue);
+    let priced: PricedOrder;
+    try {
+      priced = priceOrder(command.lines, await this.catalogue());
+    } catch (error) {
+      // A retry of an order placed before its product was withdrawn still gets the first answer.
+      const existing = await this.store.findOrderByKey(command.userId, command.idempotencyKey);
+      if (existing) return this.sameRequest(existing, hash);
+      throw error;
+    }
+    // Insert first: the unique (user, key) index, not a read before, tells a retry from a new order.
     let order: OrderWithItems;
     try {
       order = await this.store.insertOrder(
@@ -106,7 +114,16 @@ export class Orders {
   }
 
   async listProducts() {
-    return this.store.listProducts();
+    return [...(await this.catalogue()).values()];
+  }
+
+  /** The catalogue changes rarely and is read by every order: it is kept for CATALOGUE_TTL_MS. */
+  private async catalogue(): Promise<ReadonlyMap<string, Product>> {
+    if (!this.cachedCatalogue || Date.now() - this.cachedCatalogue.loadedAt > CATALOGUE_TTL_MS) {
+      const products = await this.store.listProducts();
+      this.cachedCatalogue = { loadedAt: Date.now(), products: new Map(products.map((p) => [p.sku, p])) };
+    }
+    return this.cachedCatalogue.products;
   }
 
   async cancel(orderId: string, userId: string, within?: Date | number): Promise<OrderMessage> {

@@ -147,8 +147,7 @@ export class Payments {
    * reads the winner.
    */
   private async paymentOfOrder(initial: NewPayment): Promise<Payment> {
-    const existing = await this.store.findPaymentByOrder(initial.orderId);
-    if (existing) return existing;
+    // Insert first: a new order (the common case) costs one statement, a repeat one more.
     try {
       return await this.store.insertPayment(initial);
     } catch (error) {
