@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeEvent, isRoutingKey } from '@ordermesh/kit';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
+import { failure } from '../../../tests/support/grpc.ts';
 import { connectDatabase, type Database } from '../src/db.js';
 import { type ChargeCommand, Payments } from '../src/payments.js';
 import { SimulatedProvider } from '../src/provider.js';
@@ -79,15 +80,6 @@ async function eventsOf(orderId: string) {
       return { routingKey: row.routingKey, payload: decodeEvent(row.routingKey, row.payload) as { orderId: string } };
     })
     .filter((event) => event.payload.orderId === orderId);
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as { code: number; message: string };
-  }
-  throw new Error('expected a failure, but it succeeded');
 }
 
 describe('Payments.charge', () => {

@@ -6,6 +6,7 @@ import { User } from '@ordermesh/proto/user';
 import { Redis } from 'ioredis';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
+import { failure } from '../../../tests/support/grpc.ts';
 import { connectDatabase, type Database } from '../src/db.js';
 import { PrismaUserStore } from '../src/store.js';
 import { Users } from '../src/users.js';
@@ -39,15 +40,6 @@ async function register(email = `${randomUUID()}@example.test`, idempotencyKey =
   const user = await users.register({ idempotencyKey, email, password: PASSWORD, displayName: 'Ada' });
   userIds.add(user.id);
   return user;
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as { code: number; message: string };
-  }
-  throw new Error('expected a failure, but it succeeded');
 }
 
 beforeAll(async () => {
