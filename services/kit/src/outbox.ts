@@ -1,8 +1,9 @@
 import type { BatchObservableResult } from '@opentelemetry/api';
-import type { EventPublisher, OutgoingEvent } from './amqp.js';
+import { EventPublisher, type OutgoingEvent } from './amqp.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Logger } from './logger.js';
 import { readWithin, serviceMeter } from './metrics.js';
+import type { ShutdownStep } from './shutdown.js';
 
 const meter = serviceMeter();
 const pendingEvents = meter.createObservableGauge('ordermesh.outbox.events.pending', {
@@ -176,5 +177,26 @@ function toOutgoingEvent(row: ClaimedRow): OutgoingEvent {
     payload: Buffer.from(row.payload),
     headers: row.headers ?? {},
     occurredAt: row.created_at,
+  };
+}
+
+/**
+ * A service's outbox publishing, wired the same way everywhere: a confirming
+ * publisher and the relay that feeds it, started now. `notify` wakes the relay
+ * after a commit; the shutdown steps stop the relay, then close the publisher.
+ */
+export function startOutbox(
+  db: OutboxDatabase,
+  settings: { amqpUrl: string; exchange: string; log: Logger; relay?: OutboxRelayOptions },
+): { notify: () => void; shutdownSteps: ShutdownStep[] } {
+  const publisher = new EventPublisher(settings.amqpUrl, settings.log, settings.exchange);
+  const relay = new OutboxRelay(db, publisher, settings.log, settings.relay);
+  relay.start();
+  return {
+    notify: () => relay.notify(),
+    shutdownSteps: [
+      { name: 'outbox relay', run: () => relay.stop() },
+      { name: 'broker', run: () => publisher.close() },
+    ],
   };
 }

@@ -1,11 +1,10 @@
 import {
   Cache,
   createLogger,
-  EventPublisher,
-  OutboxRelay,
   protoCodec,
   type ShutdownStep,
   startGrpcServer,
+  startOutbox,
   telemetryShutdownStep,
 } from '@ordermesh/kit';
 import { Order } from '@ordermesh/proto/order';
@@ -23,8 +22,7 @@ export async function startOrderService(config: OrderConfig) {
   const log = createLogger('order', config.LOG_LEVEL);
   const db = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS, 'order');
-  const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
-  const relay = new OutboxRelay(db, publisher, log);
+  const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS);
   const orders = new Orders(
     new PrismaOrderStore(db),
@@ -32,7 +30,7 @@ export async function startOrderService(config: OrderConfig) {
     cache,
     protoCodec(Order),
     toOrderMessage,
-    () => relay.notify(),
+    outbox.notify,
     { settlementDelayMs: config.PAYMENT_TIMEOUT_MS + 1_000, settlementRetryMs: config.SETTLEMENT_RETRY_MS },
     log,
   );
@@ -43,15 +41,13 @@ export async function startOrderService(config: OrderConfig) {
     services: [orderService(orders, log)],
     log,
   });
-  relay.start();
   settlement.start();
   const stopOrderMetrics = observeOrdersByState(db);
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     { name: 'settlement worker', run: () => settlement.stop() },
-    { name: 'outbox relay', run: () => relay.stop() },
+    ...outbox.shutdownSteps,
     { name: 'payment client', run: () => payments.close() },
-    { name: 'broker', run: () => publisher.close() },
     { name: 'cache', run: () => cache.close() },
     { name: 'order metrics', run: stopOrderMetrics },
     { name: 'database', run: () => db.$disconnect() },

@@ -1,11 +1,4 @@
-import {
-  createLogger,
-  EventPublisher,
-  OutboxRelay,
-  type ShutdownStep,
-  startGrpcServer,
-  telemetryShutdownStep,
-} from '@ordermesh/kit';
+import { createLogger, type ShutdownStep, startGrpcServer, startOutbox, telemetryShutdownStep } from '@ordermesh/kit';
 import type { PaymentConfig } from './config.js';
 import { connectDatabase } from './db.js';
 import { paymentService } from './handlers.js';
@@ -18,25 +11,22 @@ import { PrismaPaymentStore } from './store.js';
 export async function startPaymentService(config: PaymentConfig) {
   const log = createLogger('payment', config.LOG_LEVEL);
   const db = connectDatabase(config.DATABASE_URL);
-  const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
-  const relay = new OutboxRelay(db, publisher, log);
+  const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const provider = new SimulatedProvider({
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,
     declinedCards: config.PAYMENT_SIM_DECLINED_CARDS,
     limitMinor: config.PAYMENT_SIM_LIMIT_MINOR,
   });
-  const payments = new Payments(countingOutcomes(new PrismaPaymentStore(db)), provider, () => relay.notify());
+  const payments = new Payments(countingOutcomes(new PrismaPaymentStore(db)), provider, outbox.notify);
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
     services: [paymentService(payments, log)],
     log,
   });
-  relay.start();
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
-    { name: 'outbox relay', run: () => relay.stop() },
-    { name: 'broker', run: () => publisher.close() },
+    ...outbox.shutdownSteps,
     { name: 'database', run: () => db.$disconnect() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),

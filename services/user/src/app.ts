@@ -3,11 +3,10 @@ import {
   Cache,
   createClient,
   createLogger,
-  EventPublisher,
-  OutboxRelay,
   protoCodec,
   type ShutdownStep,
   startGrpcServer,
+  startOutbox,
   TokenIssuer,
   TokenVerifier,
   telemetryShutdownStep,
@@ -33,12 +32,16 @@ export async function startUserService(config: UserConfig) {
 
   const db = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
-  const publisher = new EventPublisher(config.AMQP_URL, log, config.EVENTS_EXCHANGE);
-  const relay = new OutboxRelay(db, publisher, log);
+  const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR);
   const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR);
-  const users = new Users(new PrismaUserStore(db), issuer, cache, protoCodec(User), config.PASSWORD_SCRYPT_LOG_N, () =>
-    relay.notify(),
+  const users = new Users(
+    new PrismaUserStore(db),
+    issuer,
+    cache,
+    protoCodec(User),
+    config.PASSWORD_SCRYPT_LOG_N,
+    outbox.notify,
   );
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
@@ -49,14 +52,12 @@ export async function startUserService(config: UserConfig) {
   const jwks = config.JWKS_PORT
     ? await startJwksServer(config.GRPC_HOST, config.JWKS_PORT, issuer.jwks(), log)
     : undefined;
-  relay.start();
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     {
       name: 'jwks server',
       run: () => new Promise<void>((resolve) => (jwks ? jwks.close(() => resolve()) : resolve())),
     },
-    { name: 'outbox relay', run: () => relay.stop() },
     {
       name: 'downstream clients',
       run: () => {
@@ -64,7 +65,7 @@ export async function startUserService(config: UserConfig) {
         payments.close();
       },
     },
-    { name: 'broker', run: () => publisher.close() },
+    ...outbox.shutdownSteps,
     { name: 'cache', run: () => cache.close() },
     { name: 'database', run: () => db.$disconnect() },
     // Last, so the spans of the shutdown itself are exported too.
