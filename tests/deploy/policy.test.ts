@@ -1,19 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   allOverlayPolicies,
-  authenticationViolations,
-  authorizationViolations,
   collisionViolations,
   imageViolations,
-  ingressViolations,
-  meshCoverageViolations,
   namespaceViolations,
-  retryViolations,
-  routeBudgetMs,
   serviceDeploymentViolations,
   servicePortViolations,
   syncWaveViolations,
-  timeoutViolations,
   workloadSecurityViolations,
 } from './policies.js';
 import { clone, environments, type K8sObject, named, ofKind, renderOverlay } from './render.js';
@@ -74,6 +67,7 @@ describe('policies hold for every overlay', () => {
   });
 });
 
+// The mesh rules (retries, budgets, authorization, ...) are proven in mesh-consistency.test.ts.
 describe('each check catches a broken manifest', () => {
   test('workload hardening', () => {
     const objects = prod();
@@ -139,81 +133,6 @@ describe('each check catches a broken manifest', () => {
       'migrations must finish before the Deployments',
       'Job/ordermesh/order-migrate: must be an Argo CD hook',
       'Job/ordermesh/order-migrate: needs hook-delete-policy BeforeHookCreation (Jobs are immutable)',
-    ]);
-  });
-
-  test('mesh coverage per service', () => {
-    const objects = prod().filter((o) => !(o.kind === 'DestinationRule' && o.metadata.name === 'payment'));
-    delete find(objects, 'DestinationRule', 'order').spec.trafficPolicy.outlierDetection.maxEjectionPercent;
-    expect(meshCoverageViolations(objects)).toEqual([
-      'DestinationRule/ordermesh/order: outlierDetection.maxEjectionPercent missing',
-      'payment: no DestinationRule',
-    ]);
-  });
-
-  test('retry conditions', () => {
-    const objects = prod();
-    find(objects, 'VirtualService', 'payment').spec.http[0].retries.retryOn = '5xx,unavailable';
-    find(objects, 'VirtualService', 'user').spec.http[0].retries.retryOn = 'reset,unavailable';
-    expect(retryViolations(objects)).toEqual([
-      'VirtualService/ordermesh/payment#payment-grpc: retryOn "5xx" is not safe',
-      'VirtualService/ordermesh/user#user-login: Login must not retry on "reset"',
-    ]);
-  });
-
-  test('timeouts nest along the call graph', () => {
-    expect(routeBudgetMs({ timeout: '10s', retries: { attempts: 2, perTryTimeout: '1s' } })).toBe(3500);
-    expect(routeBudgetMs({ timeout: '2.5s', retries: { attempts: 2, perTryTimeout: '1s' } })).toBe(2500);
-    const objects = prod();
-    const payment = find(objects, 'VirtualService', 'payment').spec.http[0];
-    payment.timeout = '4s';
-    payment.retries.perTryTimeout = '2s';
-    expect(timeoutViolations(objects)).toEqual([
-      'VirtualService/ordermesh/payment#payment-grpc: timeout 4s must exceed attempts x perTryTimeout',
-      'VirtualService/ordermesh/order#order-grpc: per-try 3000ms to order must exceed the payment worst case 4000ms',
-      'order PAYMENT_TIMEOUT_MS=2500 must be >= payment timeout 4000ms and < order per-try 3000ms',
-    ]);
-  });
-
-  test('authorization is exactly the call graph', () => {
-    const objects = prod();
-    const payment = find(objects, 'AuthorizationPolicy', 'payment');
-    payment.spec.rules[0].from[0].source.principals = ['cluster.local/ns/ordermesh/sa/notification'];
-    find(objects, 'AuthorizationPolicy', 'order').spec.rules[0].from[0].source.principals = [
-      'cluster.local/ns/ordermesh-dev/sa/user',
-    ];
-    expect(authorizationViolations(objects)).toEqual([
-      'AuthorizationPolicy/ordermesh/order: principal cluster.local/ns/ordermesh-dev/sa/user is not in namespace ordermesh',
-      'edge user->order is not allowed',
-      'edge user->payment is not allowed',
-      'edge order->payment is not allowed',
-      'edge notification->payment is allowed but not in the call graph',
-    ]);
-    const noDeny = prod().filter((o) => o.metadata.name !== 'allow-nothing');
-    expect(authorizationViolations(noDeny)).toEqual(['namespace-wide allow-nothing AuthorizationPolicy missing']);
-  });
-
-  test('mTLS and JWT verification', () => {
-    const objects = prod();
-    find(objects, 'PeerAuthentication', 'default').spec.mtls.mode = 'PERMISSIVE';
-    find(objects, 'RequestAuthentication', 'ordermesh-jwt').spec.jwtRules[0].jwksUri =
-      'http://user.ordermesh-dev.svc.cluster.local:8081/.well-known/jwks.json';
-    expect(authenticationViolations(objects)).toEqual([
-      'PeerAuthentication/ordermesh/default: mtls.mode must be STRICT',
-      'RequestAuthentication/ordermesh/ordermesh-jwt: jwksUri http://user.ordermesh-dev.svc.cluster.local:8081/.well-known/jwks.json does not point at user in ordermesh',
-    ]);
-  });
-
-  test('ingress exposure', () => {
-    const objects = prod();
-    const vs = find(objects, 'VirtualService', 'ordermesh-public');
-    vs.spec.http.push({
-      name: 'order',
-      match: [{ uri: { prefix: '/ordermesh.order.v1.OrderService/' } }],
-      route: [{ destination: { host: 'order' } }],
-    });
-    expect(ingressViolations(objects)).toEqual([
-      'VirtualService/ordermesh/ordermesh-public#order: exposes {"prefix":"/ordermesh.order.v1.OrderService/"} -> order',
     ]);
   });
 });

@@ -34,14 +34,6 @@ export const services = {
 export type ServiceName = keyof typeof services;
 export const serviceNames = Object.keys(services) as ServiceName[];
 
-/** Who may call whom inside the mesh (ingress edges are separate). */
-export const callGraph: Record<ServiceName, ServiceName[]> = {
-  user: ['order', 'payment'],
-  order: ['payment'],
-  payment: [],
-  notification: [],
-};
-
 const kustomizeCommand = (): [string, string[]] => {
   if (process.env.KUSTOMIZE_BIN) return [process.env.KUSTOMIZE_BIN, ['build']];
   return ['kubectl', ['kustomize']];
