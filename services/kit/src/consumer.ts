@@ -70,6 +70,27 @@ export interface EventConsumerOptions {
 
 const ATTEMPT_HEADER = 'x-ordermesh-attempt';
 
+/**
+ * Headers a dead letter carries, besides the broker's own x-death history of
+ * its trips through the retry queues. The dead-letters tool reads them.
+ */
+export const DEAD_LETTER_HEADERS = {
+  /** Why it was dead-lettered: the handler's error message. */
+  reason: 'x-ordermesh-dead-reason',
+  /** When it was dead-lettered (ISO 8601). */
+  deadAt: 'x-ordermesh-dead-at',
+  /** When its first delivery failed (ISO 8601). */
+  firstFailedAt: 'x-ordermesh-first-failed-at',
+  /** How many deliveries were tried. */
+  attempts: ATTEMPT_HEADER,
+  /** Where it was first published: a re-drive publishes it there again. */
+  exchange: 'x-ordermesh-exchange',
+  routingKey: 'x-ordermesh-routing-key',
+} as const;
+
+/** Longest reason kept in a header: an error message can be anything. */
+const MAX_REASON_LENGTH = 1_000;
+
 /** Names of the queues around a consumer's queue; operators and tests use them too. */
 export const queueNames = (queue: string) => ({
   queue,
@@ -231,8 +252,10 @@ export class EventConsumer {
     error: unknown,
     log: Logger,
   ): Promise<void> {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = (error instanceof Error ? error.message : String(error)).slice(0, MAX_REASON_LENGTH);
     const delay = this.retryDelaysMs[attempt - 1];
+    const now = new Date().toISOString();
+    const firstFailedAt = message.properties.headers?.[DEAD_LETTER_HEADERS.firstFailedAt] ?? now;
     try {
       if (error instanceof PoisonMessageError || delay === undefined) {
         log.error({ err: error }, 'dead-lettering event');
@@ -242,13 +265,16 @@ export class EventConsumer {
         });
         await this.republish(channel, message, this.names.deadLetterQueue, {
           [ATTEMPT_HEADER]: attempt,
-          'x-ordermesh-dead-reason': reason,
+          [DEAD_LETTER_HEADERS.reason]: reason,
+          [DEAD_LETTER_HEADERS.deadAt]: now,
+          [DEAD_LETTER_HEADERS.firstFailedAt]: firstFailedAt,
         });
       } else {
         log.warn({ err: error, retryInMs: delay }, 'event failed, will retry');
         await this.republish(channel, message, this.names.retryQueue(delay), {
           [ATTEMPT_HEADER]: attempt + 1,
           'x-ordermesh-last-error': reason,
+          [DEAD_LETTER_HEADERS.firstFailedAt]: firstFailedAt,
         });
       }
       settle(log, () => channel.ack(message));
@@ -280,7 +306,10 @@ export class EventConsumer {
       timestamp: properties.timestamp,
       headers: {
         ...properties.headers,
-        'x-ordermesh-routing-key': properties.headers?.['x-ordermesh-routing-key'] ?? message.fields.routingKey,
+        // Kept from the first delivery: later ones come from a retry queue through the default exchange.
+        [DEAD_LETTER_HEADERS.routingKey]:
+          properties.headers?.[DEAD_LETTER_HEADERS.routingKey] ?? message.fields.routingKey,
+        [DEAD_LETTER_HEADERS.exchange]: properties.headers?.[DEAD_LETTER_HEADERS.exchange] ?? message.fields.exchange,
         ...extraHeaders,
       },
     });
