@@ -10,7 +10,7 @@ import { type Account, signUpAll } from './accounts.ts';
 import { RawCaller } from './grpc-caller.ts';
 import { type Call, closedLoop, openLoop, type StepResult } from './load.ts';
 import { CpuMeter, memoryMiB, pidsOfCommand } from './proc-stats.ts';
-import { percentileMs, printSteps, printTargets, type Step, type Target } from './report.ts';
+import { costPerCall, percentileMs, printSteps, printTargets, type Step, type Target } from './report.ts';
 import * as scenarios from './scenarios.ts';
 import { seedOrderHistories } from './seed.ts';
 import * as bench from './settings.ts';
@@ -52,12 +52,20 @@ async function measure(
     ['redis', pidsOfCommand('redis-server')],
     ['rabbitmq', pidsOfCommand('beam.smp')],
   ]);
+  const queriesBefore = await system.queryCounts?.();
   const cpu = new CpuMeter(groups);
   const result = await run();
+  const cpuUsed = cpu.read();
   const peakRss = new Map([...system.pids].map(([name, pid]) => [name, memoryMiB(pid).peak]));
-  steps.push({ scenario, system: system.name, load, result, cpu: cpu.read(), peakRss });
+  const queriesAfter = await system.queryCounts?.();
+  const queries =
+    queriesBefore &&
+    queriesAfter &&
+    new Map([...queriesAfter].map(([name, count]) => [name, count - (queriesBefore.get(name) ?? 0)]));
+  const step: Step = { scenario, system: system.name, load, result, cpu: cpuUsed, peakRss, queries };
+  steps.push(step);
   console.error(
-    `  ${scenario} ${system.name} ${load}: ${result.achievedRate.toFixed(0)}/s, p99 ${percentileMs(result, 99).toFixed(1)} ms`,
+    `  ${scenario} ${system.name} ${load}: ${result.achievedRate.toFixed(0)}/s, p99 ${percentileMs(result, 99).toFixed(1)} ms; ${costPerCall(step) ?? ''}`,
   );
   return result;
 }
@@ -185,6 +193,7 @@ async function main(): Promise<void> {
   const systems: SystemUnderTest[] = [platform];
   try {
     await assertTelemetryOn();
+    const started = idleMemory(systems);
     const names = [
       ...Array.from({ length: bench.BUYERS }, (_, i) => `buyer-${i}`),
       `history-${bench.SMALL_HISTORY}`,
@@ -241,7 +250,10 @@ async function main(): Promise<void> {
 
     console.log(`\nordermesh bench, ${quick ? 'quick' : 'full'} mode, ${new Date().toISOString()}, telemetry on`);
     printSteps(steps);
-    console.log(`\nidle RSS (MiB): ${[...idle].map(([name, rss]) => `${name} ${rss.toFixed(0)}`).join(', ')}`);
+    const rssText = (values: Map<string, number>) =>
+      [...values].map(([name, rss]) => `${name} ${rss.toFixed(0)}`).join(', ');
+    console.log(`\nRSS (MiB) just after start: ${rssText(started)}`);
+    console.log(`idle RSS (MiB), after the sign-ups and seeding: ${rssText(idle)}`);
     printTargets(targets(idle, expectedMails - mailsBefore, mails - mailsBefore));
     console.log(`\ntook ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
   } finally {

@@ -11,6 +11,8 @@ export interface Step {
   cpu: Map<string, number>;
   /** Process → peak RSS (MiB) since it started. */
   peakRss: Map<string, number>;
+  /** Service → database queries made during the step (platform only). */
+  queries?: Map<string, number>;
 }
 
 export interface Target {
@@ -64,8 +66,33 @@ export function printSteps(steps: readonly Step[]): void {
     console.log(
       `${' '.repeat(24)}cpu (cores): ${processText(step.cpu, (v) => v.toFixed(2))}; peak rss MiB: ${processText(step.peakRss, (v) => v.toFixed(0))}`,
     );
+    const perCall = costPerCall(step);
+    if (perCall) console.log(`${' '.repeat(24)}${perCall}`);
   }
 }
+
+/**
+ * Service CPU and database round trips per successful call: the figures that
+ * stay put when colleagues' jobs share the cores (throughput and latency do not).
+ * The service processes only; the shared servers and the load generator are left out.
+ */
+export function costPerCall(step: Step): string | undefined {
+  const ok = step.result.completed - [...step.result.errors.values()].reduce((a, b) => a + b, 0);
+  const seconds = step.result.completed / step.result.achievedRate;
+  if (ok <= 0 || !Number.isFinite(seconds)) return undefined;
+  const services = [...step.cpu].filter(([name]) => !SHARED.has(name));
+  const cpuMs = new Map(services.map(([name, cores]) => [name, (cores * seconds * 1000) / ok]));
+  const totalCpu = [...cpuMs.values()].reduce((a, b) => a + b, 0);
+  let text = `per call: service cpu ${totalCpu.toFixed(1)} ms (${processText(cpuMs, (v) => v.toFixed(1))})`;
+  if (step.queries) {
+    const perCallQueries = new Map([...step.queries].map(([name, count]) => [name, count / ok]));
+    const total = [...perCallQueries.values()].reduce((a, b) => a + b, 0);
+    text += `; db round trips ${total.toFixed(1)} (${processText(perCallQueries, (v) => v.toFixed(1))})`;
+  }
+  return text;
+}
+
+const SHARED = new Set(['loadgen', 'postgres', 'redis', 'rabbitmq']);
 
 export function printTargets(targets: readonly Target[]): void {
   console.log('\ntarget                                                   value        goal       met');

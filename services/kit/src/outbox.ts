@@ -1,6 +1,7 @@
 import type { BatchObservableResult } from '@opentelemetry/api';
 import { EventPublisher, type OutgoingEvent } from './amqp.js';
 import { backoffDelay, sleep } from './backoff.js';
+import type { OutboxRecord } from './events.js';
 import type { Logger } from './logger.js';
 import { readWithin, serviceMeter } from './metrics.js';
 import type { ShutdownStep } from './shutdown.js';
@@ -167,6 +168,29 @@ export class OutboxRelay {
     await this.db.$executeRaw`
       DELETE FROM outbox_events WHERE sent_at < now() - make_interval(hours => ${this.retentionHours})`;
   }
+}
+
+/** Something with a tagged-template SQL builder whose fragments nest, such as a Prisma client's `Prisma` namespace. */
+export interface SqlBuilder<Fragment> {
+  sql(strings: TemplateStringsArray, ...values: unknown[]): Fragment;
+}
+
+/**
+ * A common table expression, `event AS (INSERT INTO outbox_events ...)`, that
+ * writes `event` once per row of `source` (a CTE or table name fragment): put
+ * it in the statement that makes the change, and the event is written exactly
+ * when the change is, in the same transaction, at no extra round trip.
+ */
+export function outboxInsertCte<Fragment>(
+  builder: SqlBuilder<Fragment>,
+  event: OutboxRecord,
+  source: Fragment,
+): Fragment {
+  return builder.sql`event AS (
+    INSERT INTO outbox_events (event_id, routing_key, message_type, payload, headers)
+    SELECT ${event.eventId}::uuid, ${event.routingKey}, ${event.messageType}, ${event.payload},
+           ${JSON.stringify(event.headers)}::jsonb
+      FROM ${source})`;
 }
 
 function toOutgoingEvent(row: ClaimedRow): OutgoingEvent {

@@ -3,7 +3,6 @@ import {
   alreadyExists,
   type Cache,
   type Codec,
-  isUniqueViolation,
   isUnreachable,
   type Logger,
   notFound,
@@ -67,33 +66,31 @@ export class Orders {
       throw error;
     }
     // Insert first: the unique (user, key) index, not a read before, tells a retry from a new order.
-    let order: OrderWithItems;
-    try {
-      order = await this.store.insertOrder(
-        {
+    const order = await this.store.insertOrder(
+      {
+        userId: command.userId,
+        idempotencyKey: command.idempotencyKey,
+        requestHash: hash,
+        currency: priced.currency,
+        totalMinor: priced.totalMinor,
+        paymentMethodId: command.paymentMethodId,
+        items: priced.items,
+        nextPaymentAttemptAt: new Date(Date.now() + this.settings.settlementDelayMs),
+      },
+      (orderId) =>
+        outboxRecord('order.placed', {
+          orderId,
           userId: command.userId,
-          idempotencyKey: command.idempotencyKey,
-          requestHash: hash,
-          currency: priced.currency,
-          totalMinor: priced.totalMinor,
-          paymentMethodId: command.paymentMethodId,
-          items: priced.items,
-          nextPaymentAttemptAt: new Date(Date.now() + this.settings.settlementDelayMs),
-        },
-        (orderId) =>
-          outboxRecord('order.placed', {
-            orderId,
-            userId: command.userId,
-            total: toMoney(priced.totalMinor, priced.currency),
-            itemCount: priced.items.reduce((sum, item) => sum + item.quantity, 0),
-            occurredAt: new Date(),
-          }),
-      );
-    } catch (error) {
-      const winner =
-        isUniqueViolation(error) && (await this.store.findOrderByKey(command.userId, command.idempotencyKey));
-      if (winner) return this.sameRequest(winner, hash);
-      throw error;
+          total: toMoney(priced.totalMinor, priced.currency),
+          itemCount: priced.items.reduce((sum, item) => sum + item.quantity, 0),
+          occurredAt: new Date(),
+        }),
+    );
+    if (!order) {
+      const winner = await this.store.findOrderByKey(command.userId, command.idempotencyKey);
+      // The other order with this key was deleted in between: nothing to compare with, so the caller retries.
+      if (!winner) throw unavailable('the order could not be placed; try again');
+      return this.sameRequest(winner, hash);
     }
     this.onEventWritten();
     return this.toMessage(await this.tryCharge(order, command.within));

@@ -1,6 +1,7 @@
-import type { OutboxRecord } from '@ordermesh/kit';
+import { randomUUID } from 'node:crypto';
+import { type OutboxRecord, outboxInsertCte } from '@ordermesh/kit';
 import type { Database } from './db.js';
-import type { OrderStatus, Prisma, Product } from './generated/prisma/client.js';
+import { type OrderStatus, Prisma, type Product } from './generated/prisma/client.js';
 import type { PricedItem } from './pricing.js';
 
 export type OrderWithItems = Prisma.OrderGetPayload<{ include: { items: true } }>;
@@ -28,8 +29,11 @@ export interface OrderStore {
   listProducts(): Promise<Product[]>;
   findOrder(id: string): Promise<OrderWithItems | null>;
   findOrderByKey(userId: string, idempotencyKey: string): Promise<OrderWithItems | null>;
-  /** Inserts the order, its items and its event in one transaction; throws a unique violation for a duplicate key. */
-  insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord): Promise<OrderWithItems>;
+  /**
+   * Inserts the order, its items and its event in one transaction. Returns null,
+   * inserting nothing, when the user already has an order with this idempotency key.
+   */
+  insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord): Promise<OrderWithItems | null>;
   /** Changes the status only if it is one of `from`; returns the order as it is afterwards. */
   transition(
     id: string,
@@ -68,41 +72,73 @@ export class PrismaOrderStore implements OrderStore {
     });
   }
 
-  insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord) {
-    const { items, ...fields } = order;
-    return this.db.$transaction(async (tx) => {
-      const created = await tx.order.create({
-        data: { ...fields, status: 'PENDING_PAYMENT', items: { create: items } },
-        include: withItems,
-      });
-      await tx.outboxEvent.create({ data: event(created.id) });
-      return created;
-    });
+  /**
+   * One statement, so one round trip and one implicit transaction: the order, its
+   * items and its outbox event are written together or not at all. ON CONFLICT lets
+   * the unique (user, key) index tell a retry from a new order without an exception.
+   */
+  async insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord) {
+    const id = randomUUID();
+    const { items } = order;
+    const rows = await this.db.$queryRaw<OrderRow[]>`
+      WITH o AS (
+        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
+                            payment_method_id, next_payment_attempt_at, updated_at)
+        VALUES (${id}::uuid, ${order.userId}::uuid, ${order.idempotencyKey}, ${order.requestHash}, 'PENDING_PAYMENT',
+                ${order.currency}, ${order.totalMinor}, ${order.paymentMethodId}::uuid, ${order.nextPaymentAttemptAt}, now())
+        ON CONFLICT (user_id, idempotency_key) DO NOTHING
+        RETURNING *),
+      i AS (
+        INSERT INTO order_items (order_id, sku, name, quantity, unit_price_minor)
+        SELECT o.id, item.sku, item.name, item.quantity, item.unit_price_minor
+          FROM o, unnest(${items.map((item) => item.sku)}::text[], ${items.map((item) => item.name)}::text[],
+                         ${items.map((item) => item.quantity)}::int[], ${items.map((item) => item.unitPriceMinor)}::bigint[])
+                  WITH ORDINALITY AS item(sku, name, quantity, unit_price_minor, position)
+         ORDER BY item.position
+        RETURNING *),
+      ${outboxInsertCte(Prisma, event(id), Prisma.sql`o`)}
+      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`;
+    const [row] = rows;
+    return row ? toOrder(row) : null;
   }
 
-  transition(id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord) {
-    return this.db.$transaction(async (tx) => {
-      const { count } = await tx.order.updateMany({
-        where: { id, status: { in: [...from] } },
-        data: { ...change, nextPaymentAttemptAt: null },
-      });
-      if (count === 1 && event) await tx.outboxEvent.create({ data: event });
-      return tx.order.findUniqueOrThrow({ where: { id }, include: withItems });
-    });
+  /**
+   * One statement: the conditional update and its event. When nothing changed (another
+   * caller moved the order first) the order is read again, so the caller sees the latest.
+   */
+  async transition(id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord) {
+    const rows = await this.db.$queryRaw<OrderRow[]>`
+      WITH o AS (
+        UPDATE orders
+           SET status = ${change.status}::"OrderStatus", status_reason = ${change.statusReason},
+               next_payment_attempt_at = NULL, updated_at = now()
+         WHERE id = ${id}::uuid AND status = ANY(${[...from]}::"OrderStatus"[])
+        RETURNING *)${event ? Prisma.sql`, ${outboxInsertCte(Prisma, event, Prisma.sql`o`)}` : Prisma.empty}
+      SELECT ${ORDER_COLUMNS},
+             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
+        FROM o`;
+    const [row] = rows;
+    if (row) return toOrder(row);
+    const current = await this.findOrder(id);
+    if (!current) throw new Error(`order ${id} does not exist`);
+    return current;
   }
 
-  listOrders(userId: string, limit: number, after?: { createdAt: Date; id: string }) {
-    return this.db.order.findMany({
-      where: {
-        userId,
-        ...(after && {
-          OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
-        }),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit,
-      include: withItems,
-    });
+  /**
+   * One statement, items included as JSON: Prisma's `include` made it two round trips.
+   * The row comparison is a range on the (user_id, created_at DESC, id DESC) index, so a
+   * page costs the same on a user's first order as on their hundred-thousandth.
+   */
+  async listOrders(userId: string, limit: number, after?: { createdAt: Date; id: string }) {
+    const rows = await this.db.$queryRaw<OrderRow[]>`
+      SELECT ${ORDER_COLUMNS},
+             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
+        FROM orders o
+       WHERE o.user_id = ${userId}::uuid
+             ${after ? Prisma.sql`AND (o.created_at, o.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
+       ORDER BY o.created_at DESC, o.id DESC
+       LIMIT ${limit}`;
+    return rows.map(toOrder);
   }
 
   async claimDueSettlements(limit: number, retryMs: number) {
@@ -121,4 +157,34 @@ export class PrismaOrderStore implements OrderStore {
   async deferSettlement(id: string, at: Date) {
     await this.db.order.updateMany({ where: { id, status: 'PENDING_PAYMENT' }, data: { nextPaymentAttemptAt: at } });
   }
+}
+
+/** The orders columns under their Prisma field names, from a row source aliased `o`. */
+const ORDER_COLUMNS = Prisma.raw(`o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",
+  o.request_hash AS "requestHash", o.status::text AS status, o.status_reason AS "statusReason", o.currency,
+  o.total_minor AS "totalMinor", o.payment_method_id::text AS "paymentMethodId",
+  o.next_payment_attempt_at AS "nextPaymentAttemptAt", o.payment_attempts AS "paymentAttempts",
+  o.created_at AS "createdAt", o.updated_at AS "updatedAt"`);
+
+/** The items of a row source aliased `i` as a JSON array, ids ascending; bigints as text so none loses precision. */
+const ITEMS_JSON = Prisma.raw(`COALESCE(json_agg(json_build_object(
+  'id', i.id::text, 'orderId', i.order_id::text, 'sku', i.sku, 'name', i.name,
+  'quantity', i.quantity, 'unitPriceMinor', i.unit_price_minor::text) ORDER BY i.id), '[]'::json)`);
+
+interface ItemJson {
+  id: string;
+  orderId: string;
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPriceMinor: string;
+}
+
+type OrderRow = Omit<OrderWithItems, 'items'> & { items: ItemJson[] };
+
+function toOrder(row: OrderRow): OrderWithItems {
+  return {
+    ...row,
+    items: row.items.map((item) => ({ ...item, id: BigInt(item.id), unitPriceMinor: BigInt(item.unitPriceMinor) })),
+  };
 }

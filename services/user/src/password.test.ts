@@ -1,6 +1,7 @@
 import { scryptSync } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from '@jest/globals';
-import { decoyHash, hashPassword, verifyPassword } from './password.js';
+import { decoyHash, HashLimit, hashPassword, parallelismFor, verifyPassword } from './password.js';
 
 // Cheap parameters: the tests are about the format and the checks, not the cost.
 const LOG_N = 10;
@@ -80,5 +81,83 @@ describe('decoyHash', () => {
     expect(decoy.split('$').slice(0, 4)).toEqual(['scrypt', '10', '8', '1']);
     expect(await verifyPassword('', decoy)).toBe(false);
     expect(await verifyPassword('password', decoy)).toBe(false);
+  });
+});
+
+describe('parallelismFor', () => {
+  it("follows OWASP's table of equally strong scrypt settings", () => {
+    expect([17, 16, 15, 14, 13].map(parallelismFor)).toEqual([1, 2, 3, 5, 10]);
+    expect(parallelismFor(18)).toBe(1);
+  });
+
+  it('is stored with the hash, so the stronger passes are really made', async () => {
+    const stored = await hashPassword('thirteen passes', 13);
+    const [, logN, r, p, salt, key] = stored.split('$');
+    expect([logN, r, p]).toEqual(['13', '8', '10']);
+    const expected = scryptSync('thirteen passes', Buffer.from(salt ?? '', 'base64url'), 32, {
+      N: 2 ** 13,
+      r: 8,
+      p: 10,
+    });
+    expect(key).toBe(expected.toString('base64url'));
+  });
+});
+
+describe('HashLimit', () => {
+  /** Work that finishes when the test says so. */
+  function gate() {
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    return { open, work: () => opened };
+  }
+
+  it('runs at most maxConcurrent at once and starts the waiting ones in turn', async () => {
+    const limit = new HashLimit(2, 10);
+    let running = 0;
+    let mostAtOnce = 0;
+    const gates = Array.from({ length: 5 }, gate);
+    const done = gates.map((g) =>
+      limit.run(async () => {
+        running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await g.work();
+        running -= 1;
+      }),
+    );
+    for (const g of gates) {
+      await new Promise((resolve) => setImmediate(resolve));
+      g.open();
+    }
+    await Promise.all(done);
+    expect(mostAtOnce).toBe(2);
+    expect(running).toBe(0);
+  });
+
+  it('turns a caller beyond the queue away with RESOURCE_EXHAUSTED, and serves again once there is room', async () => {
+    const limit = new HashLimit(1, 1);
+    const first = gate();
+    const running = limit.run(first.work);
+    const queued = limit.run(async () => 'queued');
+    await expect(limit.run(async () => 'too many')).rejects.toMatchObject({
+      code: status.RESOURCE_EXHAUSTED,
+      message: expect.stringContaining('too many password checks'),
+    });
+    first.open();
+    await running;
+    expect(await queued).toBe('queued');
+    expect(await limit.run(async () => 'later')).toBe('later');
+  });
+
+  it('frees the slot when the work fails', async () => {
+    const limit = new HashLimit(1, 0);
+    await expect(limit.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await limit.run(async () => 'next')).toBe('next');
+  });
+
+  it('rejects bounds that make no sense', () => {
+    expect(() => new HashLimit(0, 1)).toThrow('maxConcurrent');
+    expect(() => new HashLimit(1, -1)).toThrow('maxQueued');
   });
 });
