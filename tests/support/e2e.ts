@@ -48,7 +48,14 @@ export async function startE2E(suite: string, grpcBasePort: number) {
     amqpUrl: `amqp://guest:guest@127.0.0.1:${amqp.port}`,
     redisUrl: `redis://127.0.0.1:${redis.port}`,
     env: {
-      user: { EVENTS_EXCHANGE: exchange, PASSWORD_SCRYPT_LOG_N: '14' },
+      user: {
+        EVENTS_EXCHANGE: exchange,
+        PASSWORD_SCRYPT_LOG_N: '12',
+        // Suites fail logins on purpose, all from 127.0.0.1, and rerun within a throttle window: out of
+        // their way. tests/security/limits.test.ts runs UserService with small limits to test the throttle.
+        LOGIN_THROTTLE_PER_ACCOUNT: '10000',
+        LOGIN_THROTTLE_PER_SOURCE: '1000000',
+      },
       order: { EVENTS_EXCHANGE: exchange, ...fast },
       payment: { EVENTS_EXCHANGE: exchange },
       notification: {

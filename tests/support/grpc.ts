@@ -11,15 +11,16 @@ type Method<Req, Res> = (
 /**
  * One unary call as a public client makes it, with a 15 s deadline unless
  * `deadline` is false (some clients set none); `token` goes in the
- * authorization metadata.
+ * authorization metadata, added to `metadata` (e.g. a service token from
+ * service-identity.ts, for calling OrderService or PaymentService directly).
  */
 export function call<Req, Res>(
   method: Method<Req, Res>,
   request: Req,
   token?: string,
-  { deadline = true } = {},
+  { deadline = true, metadata: base }: { deadline?: boolean; metadata?: Metadata } = {},
 ): Promise<Res> {
-  const metadata = new Metadata();
+  const metadata = base?.clone() ?? new Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
   const options = deadline ? { deadline: new Date(Date.now() + 15_000) } : {};
   return new Promise((resolve, reject) =>

@@ -16,6 +16,14 @@ export interface AccessToken {
   expiresAt: Date;
 }
 
+/** Throws unless `key` is a P-256 key, the only curve ES256 signs with. */
+export function expectEs256Key(key: KeyObject, what: string): KeyObject {
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error(`${what} must be an EC P-256 (ES256) key`);
+  }
+  return key;
+}
+
 async function publicJwk(key: KeyObject): Promise<JWK & { kid: string }> {
   const jwk = await exportJWK(key);
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: ALGORITHM, use: 'sig' };
@@ -24,20 +32,34 @@ async function publicJwk(key: KeyObject): Promise<JWK & { kid: string }> {
 /**
  * Signs access tokens with an ES256 private key. The public half is published
  * as a JWKS so the mesh ingress (Istio RequestAuthentication) and other
- * services can verify tokens without the secret.
+ * services can verify tokens without the secret. While the key rotates, more
+ * public keys are published in the JWKS (each with its own kid) and accepted:
+ * the next key, so verifiers that cache the JWKS know it before it signs, and
+ * the previous one, so tokens signed before the switch verify until they expire.
  */
 export class TokenIssuer {
   private constructor(
     private readonly privateKey: KeyObject,
     private readonly keyId: string,
-    private readonly publicKeys: JWK[],
+    private readonly publicKeys: { key: KeyObject; jwk: JWK & { kid: string } }[],
     private readonly settings: TokenSettings & { ttlSeconds: number },
   ) {}
 
-  static async fromPem(privateKeyPem: string, settings: TokenSettings & { ttlSeconds: number }): Promise<TokenIssuer> {
-    const privateKey = createPrivateKey(privateKeyPem);
-    const jwk = await publicJwk(createPublicKey(privateKey));
-    return new TokenIssuer(privateKey, jwk.kid, [jwk], settings);
+  /** `extraPublicKeyPems`: keys to publish and accept besides the signing key's (the next or the previous one). */
+  static async fromPem(
+    privateKeyPem: string,
+    settings: TokenSettings & { ttlSeconds: number },
+    extraPublicKeyPems: readonly string[] = [],
+  ): Promise<TokenIssuer> {
+    const privateKey = expectEs256Key(createPrivateKey(privateKeyPem), 'the token signing key');
+    const publicKeys = [
+      createPublicKey(privateKey),
+      ...extraPublicKeyPems.map((pem) => expectEs256Key(createPublicKey(pem), 'an extra token key')),
+    ];
+    const keys = await Promise.all(publicKeys.map(async (key) => ({ key, jwk: await publicJwk(key) })));
+    // The same key listed twice (a rotation half undone) would publish a duplicate kid.
+    const distinct = keys.filter((key, index) => keys.findIndex((k) => k.jwk.kid === key.jwk.kid) === index);
+    return new TokenIssuer(privateKey, keys[0]?.jwk.kid ?? '', distinct, settings);
   }
 
   async issue(userId: string): Promise<AccessToken> {
@@ -56,13 +78,26 @@ export class TokenIssuer {
 
   /** The JSON Web Key Set with the public keys that verify this issuer's tokens. */
   jwks(): { keys: JWK[] } {
-    return { keys: this.publicKeys };
+    return { keys: this.publicKeys.map(({ jwk }) => jwk) };
+  }
+
+  /** A verifier that accepts exactly the keys this issuer publishes. */
+  verifier(): TokenVerifier {
+    return new TokenVerifier(
+      this.publicKeys.map(({ key }) => key),
+      this.settings,
+    );
   }
 }
 
+/** Clock skew between the issuer and a verifier that exp, nbf and iat are allowed. */
+const CLOCK_LEEWAY_SECONDS = 30;
+/** No token is older than the longest TTL UserService may be configured with; a future iat fails this too. */
+const MAX_TOKEN_AGE_SECONDS = 86_400;
+
 /** Verifies access tokens against one or more public keys (more than one while keys rotate). */
 export class TokenVerifier {
-  private constructor(
+  constructor(
     private readonly keys: KeyObject[],
     private readonly settings: TokenSettings,
   ) {}
@@ -74,15 +109,22 @@ export class TokenVerifier {
     );
   }
 
-  /** Returns the user id of a valid token. Any failure is the same UNAUTHENTICATED, so it tells an attacker nothing. */
+  /**
+   * Returns the user id of a valid token. Any failure (format, algorithm,
+   * signature, issuer, audience, expiry, not-before, issued-at) is the same
+   * UNAUTHENTICATED with the same message, so it tells an attacker nothing.
+   */
   async verify(token: string): Promise<string> {
     for (const key of this.keys) {
       try {
         const { payload } = await jwtVerify(token, key, {
+          // Only ES256: `none` and HS256 keyed with the public key (algorithm confusion) are refused here.
           algorithms: [ALGORITHM],
           issuer: this.settings.issuer,
           audience: this.settings.audience,
           requiredClaims: ['sub', 'exp', 'iat'],
+          clockTolerance: CLOCK_LEEWAY_SECONDS,
+          maxTokenAge: MAX_TOKEN_AGE_SECONDS,
         });
         if (payload.sub) return payload.sub;
       } catch {

@@ -1,9 +1,29 @@
 import { z } from 'zod';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The form of every id in ordermesh. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True when `text` has a C0 control character or DEL. */
+const hasControlCharacter = (text: string) =>
+  [...text].some((char) => {
+    const code = char.charCodeAt(0);
+    return code < 0x20 || code === 0x7f;
+  });
 
 /** Validators for request fields that every service shares. */
 export const fields = {
+  /**
+   * Short text that is stored and shown, such as a name: PostgreSQL text
+   * cannot hold NUL (a NUL here was an INTERNAL error), and other control
+   * characters only serve to forge log lines and mail headers.
+   */
+  text: (max: number) =>
+    z
+      .string()
+      .trim()
+      .min(1, 'is required')
+      .max(max, `must be at most ${max} characters`)
+      .refine((text) => !hasControlCharacter(text), 'must not contain control characters'),
   /** Chosen by the caller once per logical operation and sent again on every retry of it. */
   idempotencyKey: z
     .string()

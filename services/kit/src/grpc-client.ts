@@ -2,13 +2,16 @@ import {
   type CallOptions,
   type ChannelCredentials,
   type ChannelOptions,
+  type ClientOptions,
   type ClientUnaryCall,
   credentials,
+  type Interceptor,
   Metadata,
   type ServiceError,
   status,
 } from '@grpc/grpc-js';
 import { AppError, isUnreachable } from './errors.js';
+import { registerXdsFor } from './xds.js';
 
 export type UnaryMethod<Req, Res> = (
   request: Req,
@@ -23,6 +26,7 @@ export const clientOptions: ChannelOptions = {
   'grpc.max_send_message_length': 1024 * 1024,
   'grpc.keepalive_time_ms': 60_000,
   'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.service_config_disable_resolution': 1, // no retryPolicy from DNS TXT on top of the mesh (docs/mesh.md)
 };
 
 /**
@@ -31,10 +35,14 @@ export const clientOptions: ChannelOptions = {
  * and outlier detection come from the mesh too, never from here.
  */
 export function createClient<Client>(
-  Constructor: new (address: string, creds: ChannelCredentials, options?: Partial<ChannelOptions>) => Client,
+  Constructor: new (address: string, creds: ChannelCredentials, options?: Partial<ClientOptions>) => Client,
   target: string,
+  /** e.g. ServiceTokenSigner.interceptor: adds this service's identity to every call. */
+  interceptor?: Interceptor,
 ): Client {
-  return new Constructor(target, credentials.createInsecure(), clientOptions);
+  registerXdsFor(target); // proxyless mode: xds:///name targets need the xDS resolver
+  const options = interceptor ? { ...clientOptions, interceptors: [interceptor] } : clientOptions;
+  return new Constructor(target, credentials.createInsecure(), options);
 }
 
 /**

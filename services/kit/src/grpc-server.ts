@@ -13,9 +13,10 @@ import {
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { AppError } from './errors.js';
+import { AppError, invalidArgument, isTransientDatabaseError } from './errors.js';
 import type { Logger } from './logger.js';
 import { secondsSince, serviceMeter } from './metrics.js';
+import type { CallerAuthorizer, ServiceCaller } from './service-identity.js';
 
 /**
  * RPC latency, rate and errors per method and status (OpenTelemetry RPC
@@ -32,7 +33,11 @@ export interface CallContext {
   metadata: Metadata;
   /** The caller's deadline, or Infinity when it set none. */
   deadline: Date | number;
+  /** The TCP peer, "host:port": the client itself, or the sidecar in the mesh (see the user service's login throttle). */
+  peer: string;
   log: Logger;
+  /** The verified calling service, on services bound with `authorize`. */
+  caller?: ServiceCaller;
 }
 
 interface UnaryMethodDefinition<Req, Res> {
@@ -59,24 +64,38 @@ export interface ServiceBinding {
 /**
  * Binds async handlers to a generated service definition. Thrown AppErrors
  * become their status; anything else is logged with its stack and answered
- * with a bare INTERNAL.
+ * with a bare INTERNAL. With `authorize`, every call must come from a
+ * service allowed to make it (see service-identity.ts) before its handler runs.
  */
 export function bindService<Definition extends Record<string, UnaryMethodDefinition<unknown, never>>>(
   definition: Definition,
   handlers: UnaryHandlers<Definition>,
   log: Logger,
+  options: { authorize?: CallerAuthorizer<keyof Definition & string> } = {},
 ): ServiceBinding {
   const implementation: UntypedServiceImplementation = {};
   let serviceName = '';
   for (const [method, spec] of Object.entries(definition)) {
     serviceName = spec.path.split('/')[1] ?? '';
-    const handler = handlers[method as keyof Definition] as (req: unknown, ctx: CallContext) => Promise<unknown>;
+    const handle = handlers[method as keyof Definition] as (req: unknown, ctx: CallContext) => Promise<unknown>;
+    const handler = (request: unknown, context: CallContext) =>
+      request instanceof MalformedRequest
+        ? Promise.reject(invalidArgument('request', `is not a valid protobuf message: ${request.reason}`))
+        : handle(request, context);
     const methodLog = log.child({ rpc: spec.path });
     const record = callRecorder(spec.path);
     implementation[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const startedAt = performance.now();
-      const context: CallContext = { metadata: call.metadata, deadline: call.getDeadline(), log: methodLog };
-      handler(call.request, context).then(
+      const context: CallContext = {
+        metadata: call.metadata,
+        deadline: call.getDeadline(),
+        peer: call.getPeer(),
+        log: methodLog,
+      };
+      const authorized = options.authorize
+        ? options.authorize(method, call.metadata).then((caller) => handler(call.request, { ...context, caller }))
+        : handler(call.request, context);
+      authorized.then(
         (response) => {
           record(status.OK, startedAt);
           callback(null, response);
@@ -86,6 +105,13 @@ export function bindService<Definition extends Record<string, UnaryMethodDefinit
             methodLog.debug({ code: status[error.code], err: error.message }, 'call failed');
             record(error.code, startedAt);
             callback({ code: error.code, details: error.message });
+          } else if (isTransientDatabaseError(error)) {
+            methodLog.warn(
+              { err: error },
+              'database connection failed; answered UNAVAILABLE so the call can be retried',
+            );
+            record(status.UNAVAILABLE, startedAt);
+            callback({ code: status.UNAVAILABLE, details: 'temporarily unavailable, try again' });
           } else {
             methodLog.error({ err: error }, 'unexpected error');
             record(status.INTERNAL, startedAt);
@@ -95,7 +121,35 @@ export function bindService<Definition extends Record<string, UnaryMethodDefinit
       );
     };
   }
-  return { name: serviceName, definition: definition as unknown as ServiceDefinition, implementation };
+  return { name: serviceName, definition: tolerantDecoding(definition), implementation };
+}
+
+/** What a request that does not decode becomes, so its call is answered by the handler wrapper above. */
+class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * The definition with decoders that never throw: grpc-js answers a request
+ * its decoder throws on with INTERNAL, but bytes that are not a valid message
+ * are the caller's mistake, so they become a MalformedRequest and then
+ * INVALID_ARGUMENT (after the caller check, when the service has one).
+ */
+function tolerantDecoding(definition: Record<string, UnaryMethodDefinition<unknown, never>>): ServiceDefinition {
+  const tolerant: Record<string, UnaryMethodDefinition<unknown, never>> = {};
+  for (const [method, spec] of Object.entries(definition)) {
+    tolerant[method] = {
+      ...spec,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return spec.requestDeserialize(bytes);
+        } catch (error) {
+          return new MalformedRequest(error instanceof Error ? error.message : String(error));
+        }
+      },
+    };
+  }
+  return tolerant as unknown as ServiceDefinition;
 }
 
 /** Records one call of `path` ("/pkg.Service/Method"); attribute sets are made once per status, not per call. */
@@ -122,6 +176,8 @@ export const serverOptions = {
   'grpc.max_concurrent_streams': 256,
   'grpc.keepalive_time_ms': 60_000,
   'grpc.keepalive_timeout_ms': 20_000,
+  // grpc-js 1.14 does not enforce this yet (no GOAWAY for too many pings); kept for when it does.
+  // The mesh sidecar is the ping-flood guard today: see docs/security.md.
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
 } as const;
 

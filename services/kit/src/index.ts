@@ -15,6 +15,7 @@ export * from './metrics.js';
 export * from './money.js';
 export * from './outbox.js';
 export * from './paging.js';
+export * from './service-identity.js';
 export * from './shutdown.js';
 export { telemetryEnabled, telemetryShutdownStep } from './telemetry/lifecycle.js';
 export * from './tracing.js';

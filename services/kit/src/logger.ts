@@ -38,6 +38,11 @@ export function createLogger(service: string, level: string): Logger {
         '*.authorization',
         'accessToken',
         '*.accessToken',
+        // A payment provider's card token charges the card: as good as the number to whoever holds it.
+        'providerToken',
+        '*.providerToken',
+        'token',
+        '*.token',
       ],
       censor: '[redacted]',
     },

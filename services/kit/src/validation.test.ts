@@ -32,3 +32,21 @@ describe('parseRequest', () => {
     );
   });
 });
+
+describe('fields.text', () => {
+  const name = z.object({ holderName: fields.text(100) });
+
+  it('trims and keeps ordinary text, accents and emoji included', () => {
+    expect(parseRequest(name, { holderName: '  Zoë 🙂 ' })).toEqual({ holderName: 'Zoë 🙂' });
+  });
+
+  // Found by tests/security/fuzz.test.ts: a NUL reached PostgreSQL, which refused it, and the caller got INTERNAL.
+  it.each(['a\u0000b', 'line\nbreak', 'bell\u0007', 'del\u007f'])('refuses control characters in %j', (holderName) => {
+    expect(() => parseRequest(name, { holderName })).toThrow(
+      expect.objectContaining({
+        code: status.INVALID_ARGUMENT,
+        message: 'holder_name: must not contain control characters',
+      }),
+    );
+  });
+});

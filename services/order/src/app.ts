@@ -2,6 +2,10 @@ import {
   Cache,
   createLogger,
   protoCodec,
+  readServiceKey,
+  readTrustedCallerKeys,
+  ServiceTokenSigner,
+  ServiceTokenVerifier,
   type ShutdownStep,
   startGrpcServer,
   startOutbox,
@@ -23,7 +27,9 @@ export async function startOrderService(config: OrderConfig) {
   const db = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS, 'order');
   const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
-  const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS);
+  const identity = ServiceTokenSigner.fromPem('order', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
+  const callers = ServiceTokenVerifier.fromPem('order', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
+  const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS, identity);
   const orders = new Orders(
     new PrismaOrderStore(db),
     payments,
@@ -38,7 +44,7 @@ export async function startOrderService(config: OrderConfig) {
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
-    services: [orderService(orders, log)],
+    services: [orderService(orders, callers, log)],
     log,
   });
   settlement.start();

@@ -13,6 +13,10 @@ export const configShape = {
   /** Wait before the settlement worker retries a charge that could not be made. */
   SETTLEMENT_RETRY_MS: env.milliseconds(5_000),
   ORDER_CACHE_TTL_SECONDS: env.integer(1, 86_400, 300),
+  /** Private key (PEM, ES256) this service signs its service tokens to PaymentService with. */
+  SERVICE_IDENTITY_KEY_FILE: env.requiredText(),
+  /** Public keys of the services allowed to call this one: comma-separated `caller=path.pem` (UserService). */
+  TRUSTED_CALLER_KEY_FILES: env.requiredText(),
 };
 
 export type OrderConfig = ReturnType<typeof loadOrderConfig>;

@@ -1,4 +1,14 @@
-import { bindService, decodePageToken, fields, type Logger, parseRequest, toMoney, toPage } from '@ordermesh/kit';
+import {
+  allowCallers,
+  bindService,
+  decodePageToken,
+  fields,
+  type Logger,
+  parseRequest,
+  type ServiceTokenVerifier,
+  toMoney,
+  toPage,
+} from '@ordermesh/kit';
 import { type Order, OrderServiceService, OrderStatus } from '@ordermesh/proto/order';
 import { z } from 'zod';
 import type { Orders } from './orders.js';
@@ -22,8 +32,21 @@ const orderOfUser = z.object({ orderId: fields.id, userId: fields.id });
 const cancelOrder = orderOfUser.extend({ idempotencyKey: fields.idempotencyKey });
 const listOrders = z.object({ userId: fields.id, pageSize: fields.pageSize, pageToken: fields.pageToken });
 
-/** gRPC edge of OrderService: validate, call the domain, shape the answer. */
-export function orderService(orders: Orders, log: Logger) {
+/**
+ * Which service may call which method: only UserService, as the mesh's
+ * AuthorizationPolicy "order" allows. Naming every method makes a new RPC a
+ * compile error until someone decides who may call it.
+ */
+export const ORDER_CALLERS: Record<keyof typeof OrderServiceService, readonly string[]> = {
+  createOrder: ['user'],
+  getOrder: ['user'],
+  listOrders: ['user'],
+  cancelOrder: ['user'],
+  listProducts: ['user'],
+};
+
+/** gRPC edge of OrderService: check the calling service, validate, call the domain, shape the answer. */
+export function orderService(orders: Orders, callers: ServiceTokenVerifier, log: Logger) {
   return bindService(
     OrderServiceService,
     {
@@ -53,6 +76,7 @@ export function orderService(orders: Orders, log: Logger) {
       },
     },
     log,
+    { authorize: allowCallers(callers, ORDER_CALLERS) },
   );
 }
 

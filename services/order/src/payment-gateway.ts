@@ -1,5 +1,8 @@
-import { callUnary, createClient } from '@ordermesh/kit';
+import { callUnary, chargeBinding, createClient, type ServiceTokenSigner } from '@ordermesh/kit';
 import { type Payment, PaymentServiceClient } from '@ordermesh/proto/payment';
+
+/** The audience of OrderService's service tokens to PaymentService. */
+const PAYMENT_SERVICE = 'payment';
 
 /** What OrderService asks of PaymentService. */
 export interface PaymentGateway {
@@ -18,7 +21,8 @@ export interface PaymentGateway {
 /**
  * PaymentService over gRPC. The idempotency keys derive from the order id, so
  * the inline charge, the settlement worker's retries and any mesh retry are
- * all the same charge to PaymentService.
+ * all the same charge to PaymentService. Every call carries OrderService's
+ * service token; a charge's token also vouches for its order, card and amount.
  */
 export class GrpcPaymentGateway implements PaymentGateway {
   private readonly client: PaymentServiceClient;
@@ -26,11 +30,13 @@ export class GrpcPaymentGateway implements PaymentGateway {
   constructor(
     target: string,
     private readonly timeoutMs: number,
+    private readonly identity: ServiceTokenSigner,
   ) {
-    this.client = createClient(PaymentServiceClient, target);
+    this.client = createClient(PaymentServiceClient, target, identity.interceptor(PAYMENT_SERVICE));
   }
 
   async charge(request: Parameters<PaymentGateway['charge']>[0]): Promise<Payment> {
+    const metadata = await this.identity.metadata(PAYMENT_SERVICE, chargeBinding(request));
     const { payment } = await callUnary(
       this.client.charge.bind(this.client),
       {
@@ -40,7 +46,7 @@ export class GrpcPaymentGateway implements PaymentGateway {
         paymentMethodId: request.paymentMethodId,
         amount: { amountMinor: request.amountMinor, currency: request.currency },
       },
-      { timeoutMs: this.timeoutMs, within: request.within },
+      { timeoutMs: this.timeoutMs, within: request.within, metadata },
     );
     return expectPayment(payment);
   }

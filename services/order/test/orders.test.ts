@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ShutdownStep } from '@ordermesh/kit';
@@ -9,6 +12,7 @@ import { Redis } from 'ioredis';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
 import { call, failure } from '../../../tests/support/grpc.ts';
+import { serviceIdentities } from '../../../tests/support/service-identity.ts';
 import { TcpProxy } from '../../../tests/support/tcp-proxy.ts';
 import { startPaymentService } from '../../payment/src/app.js';
 import { loadPaymentConfig } from '../../payment/src/config.js';
@@ -19,6 +23,9 @@ const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const runId = randomUUID().slice(0, 8);
 const exchange = `ordermesh.test.${runId}`;
+/** The tests call both services directly as UserService, their one real caller, would. */
+const keysDir = join(tmpdir(), `ordermesh-orders-it-${runId}`);
+const identities = serviceIdentities(keysDir);
 
 let orderDb: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let paymentDb: Awaited<ReturnType<typeof createMigratedDatabase>>;
@@ -72,6 +79,7 @@ beforeAll(async () => {
       DATABASE_URL: paymentDb.url,
       EVENTS_EXCHANGE: exchange,
       PAYMENT_SIM_LATENCY_MS: '5',
+      ...identities.env.payment,
     }),
   );
   shutdown.push(...payment.shutdownSteps);
@@ -87,12 +95,17 @@ beforeAll(async () => {
       PAYMENT_TIMEOUT_MS: '500',
       SETTLEMENT_INTERVAL_MS: '100',
       SETTLEMENT_RETRY_MS: '300',
+      ...identities.env.order,
     }),
   );
   // Callers before callees.
   shutdown.unshift(...orderService.shutdownSteps);
-  orders = new OrderServiceClient(`127.0.0.1:${orderService.port}`, credentials.createInsecure());
-  paymentClient = new PaymentServiceClient(`127.0.0.1:${payment.port}`, credentials.createInsecure());
+  orders = new OrderServiceClient(`127.0.0.1:${orderService.port}`, credentials.createInsecure(), {
+    interceptors: [identities.interceptor('user', 'order')],
+  });
+  paymentClient = new PaymentServiceClient(`127.0.0.1:${payment.port}`, credentials.createInsecure(), {
+    interceptors: [identities.interceptor('user', 'payment')],
+  });
 }, 30_000);
 
 afterAll(async () => {
@@ -113,6 +126,7 @@ afterAll(async () => {
   await broker.close();
   await orderDb?.drop();
   await paymentDb?.drop();
+  rmSync(keysDir, { recursive: true, force: true });
 }, 30_000);
 
 describe('OrderService with PaymentService', () => {

@@ -1,4 +1,12 @@
-import { createLogger, type ShutdownStep, startGrpcServer, startOutbox, telemetryShutdownStep } from '@ordermesh/kit';
+import {
+  createLogger,
+  readTrustedCallerKeys,
+  ServiceTokenVerifier,
+  type ShutdownStep,
+  startGrpcServer,
+  startOutbox,
+  telemetryShutdownStep,
+} from '@ordermesh/kit';
 import type { PaymentConfig } from './config.js';
 import { connectDatabase } from './db.js';
 import { paymentService } from './handlers.js';
@@ -17,11 +25,12 @@ export async function startPaymentService(config: PaymentConfig) {
     declinedCards: config.PAYMENT_SIM_DECLINED_CARDS,
     limitMinor: config.PAYMENT_SIM_LIMIT_MINOR,
   });
+  const callers = ServiceTokenVerifier.fromPem('payment', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
   const payments = new Payments(countingOutcomes(new PrismaPaymentStore(db)), provider, outbox.notify);
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
-    services: [paymentService(payments, log)],
+    services: [paymentService(payments, callers, log)],
     log,
   });
   const shutdownSteps: ShutdownStep[] = [

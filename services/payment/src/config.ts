@@ -21,6 +21,8 @@ export const configShape = {
         ),
     ),
   PAYMENT_SIM_LIMIT_MINOR: env.integer(1, Number.MAX_SAFE_INTEGER, 1_000_000),
+  /** Public keys of the services allowed to call this one: comma-separated `caller=path.pem` (UserService, OrderService). */
+  TRUSTED_CALLER_KEY_FILES: env.requiredText(),
 };
 
 export type PaymentConfig = ReturnType<typeof loadPaymentConfig>;

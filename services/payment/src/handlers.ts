@@ -1,4 +1,12 @@
-import { bindService, fields, type Logger, parseRequest, toMoney } from '@ordermesh/kit';
+import {
+  allowCallers,
+  bindService,
+  fields,
+  type Logger,
+  parseRequest,
+  type ServiceTokenVerifier,
+  toMoney,
+} from '@ordermesh/kit';
 import {
   type Payment as PaymentMessage,
   type PaymentMethod as PaymentMethodMessage,
@@ -6,6 +14,7 @@ import {
   PaymentStatus,
 } from '@ordermesh/proto/payment';
 import { z } from 'zod';
+import { checkChargeAuthority } from './charge-authority.js';
 import type { Payments } from './payments.js';
 import type { Payment, PaymentMethod } from './store.js';
 
@@ -18,7 +27,7 @@ const addPaymentMethod = z.object({
   cardNumber: z.string().regex(/^\d{12,19}$/, 'must be 12 to 19 digits'),
   expMonth: z.number().int().min(1, 'must be 1 to 12').max(12, 'must be 1 to 12'),
   expYear: z.number().int().min(2000, 'must be a four-digit year').max(2100, 'must be a four-digit year'),
-  holderName: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+  holderName: fields.text(100),
 });
 
 const charge = z.object({
@@ -37,8 +46,21 @@ const charge = z.object({
 
 const refund = z.object({ idempotencyKey: fields.idempotencyKey, orderId: fields.id, userId: fields.id });
 
-/** gRPC edge of PaymentService: validate, call the domain, shape the answer. */
-export function paymentService(payments: Payments, log: Logger) {
+/**
+ * Which service may call which method. UserService manages the user's cards
+ * and reads payments; only OrderService moves money. Stricter than the mesh's
+ * AuthorizationPolicy "payment", which lets both call every method.
+ */
+export const PAYMENT_CALLERS: Record<keyof typeof PaymentServiceService, readonly string[]> = {
+  addPaymentMethod: ['user'],
+  listPaymentMethods: ['user'],
+  getPayment: ['user'],
+  charge: ['order'],
+  refund: ['order'],
+};
+
+/** gRPC edge of PaymentService: check the calling service, validate, call the domain, shape the answer. */
+export function paymentService(payments: Payments, callers: ServiceTokenVerifier, log: Logger) {
   return bindService(
     PaymentServiceService,
     {
@@ -50,9 +72,11 @@ export function paymentService(payments: Payments, log: Logger) {
         const { userId: owner } = parseRequest(userId, request);
         return { paymentMethods: (await payments.listMethods(owner)).map(toPaymentMethodMessage) };
       },
-      async charge(request) {
+      async charge(request, context) {
         const { amount, ...rest } = parseRequest(charge, request);
-        const payment = await payments.charge({ ...rest, amountMinor: amount.amountMinor, currency: amount.currency });
+        const command = { ...rest, amountMinor: amount.amountMinor, currency: amount.currency };
+        checkChargeAuthority(context.caller, command);
+        const payment = await payments.charge(command);
         return { payment: toPaymentMessage(payment) };
       },
       async refund(request) {
@@ -64,6 +88,7 @@ export function paymentService(payments: Payments, log: Logger) {
       },
     },
     log,
+    { authorize: allowCallers(callers, PAYMENT_CALLERS) },
   );
 }
 

@@ -32,6 +32,21 @@ export interface ChargeCommand {
 }
 
 /**
+ * A retry gets the first answer; the key reused for another card is the
+ * caller's mistake, as for orders and charges. Only what is stored can be
+ * compared (the number is not stored): its last four digits, expiry and holder.
+ */
+function sameCard(method: PaymentMethod, card: NewCard): PaymentMethod {
+  const same =
+    method.last4 === card.cardNumber.slice(-4) &&
+    method.expMonth === card.expMonth &&
+    method.expYear === card.expYear &&
+    method.holderName === card.holderName;
+  if (!same) throw alreadyExists('idempotency_key was already used for a different card');
+  return method;
+}
+
+/**
  * PaymentService's rules. Every operation is safe to repeat: the database's
  * unique constraints (one method per user and key, one payment per order)
  * decide which of two concurrent duplicates wins, and the loser returns the
@@ -47,7 +62,7 @@ export class Payments {
 
   async addMethod(card: NewCard): Promise<PaymentMethod> {
     const existing = await this.store.findMethodByKey(card.userId, card.idempotencyKey);
-    if (existing) return existing;
+    if (existing) return sameCard(existing, card);
     if (!isLuhnValid(card.cardNumber)) throw invalidArgument('card_number', 'is not a valid card number');
     if (isExpired(card.expMonth, card.expYear, this.now())) throw invalidArgument('exp_year', 'the card has expired');
     const providerToken = await this.provider.tokenize(card.cardNumber);
@@ -64,7 +79,7 @@ export class Payments {
       });
     } catch (error) {
       const winner = isUniqueViolation(error) && (await this.store.findMethodByKey(card.userId, card.idempotencyKey));
-      if (winner) return winner;
+      if (winner) return sameCard(winner, card);
       throw error;
     }
   }
@@ -116,6 +131,10 @@ export class Payments {
     if (payment.userId !== command.userId) throw notFound('payment');
     if (payment.status === 'PROCESSING') throw aborted('the charge of this order is still in progress; retry');
     if (payment.status !== 'SUCCEEDED') return payment;
+    // The key must be free before money moves: held by another payment, the
+    // final update would fail after the provider had refunded (found by fuzzing).
+    const holder = await this.store.findPaymentByRefundKey(command.idempotencyKey);
+    if (holder && holder.id !== payment.id) throw alreadyExists('idempotency_key was already used for another order');
 
     const method = payment.paymentMethodId && (await this.store.findMethod(payment.userId, payment.paymentMethodId));
     if (!method) throw failedPrecondition('the payment method of this payment no longer exists');

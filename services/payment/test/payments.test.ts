@@ -245,6 +245,23 @@ describe('Payments.refund', () => {
     expect(provider.refunds.length).toBe(refundsBefore);
   });
 
+  // Found by tests/security/fuzz.test.ts: the provider refunded, then the update hit the unique refund key: INTERNAL.
+  it('answers ALREADY_EXISTS, before any money moves, for a key already used to refund another order', async () => {
+    const method = await addCard();
+    const first = chargeOf(method);
+    const second = chargeOf(method);
+    await payments.charge(first);
+    await payments.charge(second);
+    const idempotencyKey = randomUUID();
+    await payments.refund({ idempotencyKey, orderId: first.orderId, userId: method.userId });
+    const refundsBefore = provider.refunds.length;
+
+    const error = await failure(payments.refund({ idempotencyKey, orderId: second.orderId, userId: method.userId }));
+    expect(error).toMatchObject({ code: status.ALREADY_EXISTS });
+    expect(provider.refunds.length).toBe(refundsBefore);
+    expect((await db.payment.findUniqueOrThrow({ where: { orderId: second.orderId } })).status).toBe('SUCCEEDED');
+  });
+
   it("answers NOT_FOUND for another user's payment", async () => {
     const method = await addCard();
     const command = chargeOf(method);
@@ -309,6 +326,31 @@ describe('Payments.addMethod', () => {
     expect((await payments.listMethods(userId)).map((method) => method.id).sort()).toEqual(
       [raced[0]?.id, second.id].sort(),
     );
+  });
+
+  // Found by tests/security/fuzz.test.ts: a reused key returned the first card, even for a number failing the Luhn check.
+  it('answers ALREADY_EXISTS when the key was used for a different card', async () => {
+    const input = {
+      userId: randomUUID(),
+      idempotencyKey: randomUUID(),
+      cardNumber: GOOD_CARD,
+      expMonth: 6,
+      expYear: new Date().getUTCFullYear() + 2,
+      holderName: 'Ada Lovelace',
+    };
+    const first = await payments.addMethod(input);
+    for (const change of [
+      { cardNumber: '4242424242424241' },
+      { cardNumber: '5555555555554444' },
+      { expMonth: 7 },
+      { holderName: 'Someone Else' },
+    ]) {
+      expect(await failure(payments.addMethod({ ...input, ...change }))).toMatchObject({
+        code: status.ALREADY_EXISTS,
+        message: 'idempotency_key was already used for a different card',
+      });
+    }
+    expect(await payments.addMethod(input)).toEqual(first);
   });
 
   it('rejects a number that fails the Luhn check and an expired card, naming the field', async () => {

@@ -1,23 +1,24 @@
-import { createPublicKey } from 'node:crypto';
 import {
   Cache,
   createClient,
   createLogger,
   protoCodec,
+  readServiceKey,
+  ServiceTokenSigner,
   type ShutdownStep,
   startGrpcServer,
   startOutbox,
   TokenIssuer,
-  TokenVerifier,
   telemetryShutdownStep,
 } from '@ordermesh/kit';
 import { OrderServiceClient } from '@ordermesh/proto/order';
 import { PaymentServiceClient } from '@ordermesh/proto/payment';
 import { User } from '@ordermesh/proto/user';
-import { readPrivateKey, type UserConfig } from './config.js';
+import { readExtraPublicKeys, readPrivateKey, type UserConfig } from './config.js';
 import { connectDatabase } from './db.js';
 import { userService } from './handlers.js';
 import { startJwksServer } from './jwks-server.js';
+import { loginThrottleKeyPrefix, RedisLoginThrottle } from './login-throttle.js';
 import { PrismaUserStore } from './store.js';
 import { Users } from './users.js';
 
@@ -26,15 +27,19 @@ export async function startUserService(config: UserConfig) {
   const log = createLogger('user', config.LOG_LEVEL);
   const privateKey = readPrivateKey(config);
   const tokenSettings = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-  const issuer = await TokenIssuer.fromPem(privateKey, { ...tokenSettings, ttlSeconds: config.JWT_TTL_SECONDS });
-  const publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
-  const verifier = TokenVerifier.fromPem([publicKey], tokenSettings);
+  const issuer = await TokenIssuer.fromPem(
+    privateKey,
+    { ...tokenSettings, ttlSeconds: config.JWT_TTL_SECONDS },
+    readExtraPublicKeys(config),
+  );
+  const verifier = issuer.verifier();
+  const identity = ServiceTokenSigner.fromPem('user', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
 
   const db = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
   const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
-  const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR);
-  const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR);
+  const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR, identity.interceptor('order'));
+  const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR, identity.interceptor('payment'));
   const users = new Users(
     new PrismaUserStore(db),
     issuer,
@@ -43,10 +48,22 @@ export async function startUserService(config: UserConfig) {
     config.PASSWORD_SCRYPT_LOG_N,
     outbox.notify,
   );
+  const throttle = await RedisLoginThrottle.connect(
+    config.REDIS_URL,
+    {
+      perAccount: config.LOGIN_THROTTLE_PER_ACCOUNT,
+      perSource: config.LOGIN_THROTTLE_PER_SOURCE,
+      windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
+    },
+    log,
+    loginThrottleKeyPrefix(config.DATABASE_URL),
+  );
+  const downstream = { orders, payments, timeoutMs: config.DOWNSTREAM_TIMEOUT_MS };
+  const loginGuard = { throttle, clientAddressFrom: config.LOGIN_CLIENT_ADDRESS_FROM };
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
-    services: [userService(users, verifier, { orders, payments, timeoutMs: config.DOWNSTREAM_TIMEOUT_MS }, log)],
+    services: [userService(users, verifier, downstream, loginGuard, log)],
     log,
   });
   const jwks = config.JWKS_PORT
@@ -67,6 +84,7 @@ export async function startUserService(config: UserConfig) {
     },
     ...outbox.shutdownSteps,
     { name: 'cache', run: () => cache.close() },
+    { name: 'login throttle', run: () => throttle.close() },
     { name: 'database', run: () => db.$disconnect() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),

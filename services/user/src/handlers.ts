@@ -14,10 +14,11 @@ import type { Order, OrderServiceClient } from '@ordermesh/proto/order';
 import type { PaymentServiceClient } from '@ordermesh/proto/payment';
 import { UserServiceService } from '@ordermesh/proto/user';
 import { z } from 'zod';
+import { type LoginThrottle, type SourceAddressFrom, sourceAddress } from './login-throttle.js';
 import { placeOrderMessage } from './order-messages.js';
 import type { Users } from './users.js';
 
-const displayName = z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters');
+const displayName = fields.text(100);
 const register = z.object({
   idempotencyKey: fields.idempotencyKey,
   email: z.email('must be an email address').max(254, 'must be at most 254 characters'),
@@ -25,7 +26,7 @@ const register = z.object({
   displayName,
 });
 const login = z.object({
-  email: z.string().min(1, 'is required').max(254, 'must be at most 254 characters'),
+  email: fields.text(254),
   password: z.string().min(1, 'is required').max(256, 'must be at most 256 characters'),
 });
 const withKey = z.object({ idempotencyKey: fields.idempotencyKey });
@@ -46,7 +47,18 @@ const PAYMENTS_DOWN = 'payment methods are unavailable right now; nothing was ch
  * and ListProducts needs a valid access token; the user id is always taken
  * from the token, never from the request, so nobody can act for another user.
  */
-export function userService(users: Users, tokens: TokenVerifier, downstream: Downstream, log: Logger) {
+export interface LoginGuard {
+  throttle: LoginThrottle;
+  clientAddressFrom: SourceAddressFrom;
+}
+
+export function userService(
+  users: Users,
+  tokens: TokenVerifier,
+  downstream: Downstream,
+  loginGuard: LoginGuard,
+  log: Logger,
+) {
   const { orders, payments } = downstream;
   const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, context: CallContext, unreachable: string) =>
     callUnary(method, request, { timeoutMs: downstream.timeoutMs, within: context.deadline }).catch((error) => {
@@ -63,9 +75,10 @@ export function userService(users: Users, tokens: TokenVerifier, downstream: Dow
       async register(request) {
         return { user: await users.register(parseRequest(register, request)) };
       },
-      async login(request) {
+      async login(request, context) {
         const { email, password } = parseRequest(login, request);
-        return users.login(email, password);
+        const source = sourceAddress(context.peer, context.metadata, loginGuard.clientAddressFrom);
+        return loginGuard.throttle.guard({ email, source }, () => users.login(email, password));
       },
       async getProfile(_request, context) {
         return { user: await users.profile(await tokens.authenticate(context.metadata)) };
