@@ -26,7 +26,7 @@ import { type Buyer, failureCount, sleep, Traffic, type TrafficResult } from './
 
 /** Calls a second: modest, so that what the table shows is the fault, not this 2-core machine's limits. */
 const RATE = 10;
-const GRPC_BASE_PORT = 55000;
+const GRPC_BASE_PORT = 25000;
 const SECOND_PAYMENT_PORT = GRPC_BASE_PORT + 103;
 const REPORT_FILE = join(process.env.CHAOS_REPORT_DIR ?? join(tmpdir(), 'ordermesh-chaos'), 'chaos-table.md');
 

@@ -1,21 +1,22 @@
 // Shared helpers for the deployment validation tests: render kustomizations, load YAML, validate
 // objects against kubernetes-models schemas, and a strict (unknown-field) pass through tsc.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { id, type K8sObject, kustomize } from '../../tools/mesh-check/manifests.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped YAML; checks narrow as they go.
-export type Json = any;
-
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: Json;
-  [field: string]: Json;
-}
+// One loader for manifests, shared with `npm run mesh:check`.
+export {
+  durationMs,
+  id,
+  type Json,
+  type K8sObject,
+  kustomize,
+  named,
+  ofKind,
+  parseYamlDocs,
+} from '../../tools/mesh-check/manifests.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const overlaysDir = join(repoRoot, 'kustomize/overlays');
@@ -34,27 +35,6 @@ export const services = {
 export type ServiceName = keyof typeof services;
 export const serviceNames = Object.keys(services) as ServiceName[];
 
-const kustomizeCommand = (): [string, string[]] => {
-  if (process.env.KUSTOMIZE_BIN) return [process.env.KUSTOMIZE_BIN, ['build']];
-  return ['kubectl', ['kustomize']];
-};
-
-/** Renders a kustomization directory (kubectl kustomize, or $KUSTOMIZE_BIN build). */
-export function kustomize(dir: string, extraArgs: string[] = []): K8sObject[] {
-  const [cmd, args] = kustomizeCommand();
-  const out = execFileSync(cmd, [...args, ...extraArgs, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return parseYamlDocs(out);
-}
-
-export function parseYamlDocs(text: string): K8sObject[] {
-  return parseAllDocuments(text)
-    .map((doc) => {
-      if (doc.errors.length > 0) throw new Error(`YAML error: ${doc.errors[0]?.message}`);
-      return doc.toJS() as K8sObject | null;
-    })
-    .filter((o): o is K8sObject => o !== null);
-}
-
 const renderCache = new Map<string, K8sObject[]>();
 export function renderOverlay(env: string): K8sObject[] {
   let objects = renderCache.get(env);
@@ -66,20 +46,7 @@ export function renderOverlay(env: string): K8sObject[] {
 }
 export const renderArgoCd = (): K8sObject[] => kustomize(join(repoRoot, 'argocd'));
 
-export const id = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
-export const ofKind = (objects: K8sObject[], kind: string): K8sObject[] => objects.filter((o) => o.kind === kind);
-export const named = (objects: K8sObject[], kind: string, name: string): K8sObject | undefined =>
-  objects.find((o) => o.kind === kind && o.metadata.name === name);
 export const clone = <T>(value: T): T => structuredClone(value);
-
-/** Parses an Istio/Go duration ("2.5s", "300ms", "1m") into milliseconds. */
-export function durationMs(value: unknown): number {
-  if (typeof value !== 'string') throw new Error(`not a duration: ${String(value)}`);
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  if (!m) throw new Error(`not a duration: ${value}`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * factor;
-}
 
 // ---- schemas ------------------------------------------------------------------------------------
 

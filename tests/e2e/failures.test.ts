@@ -12,7 +12,7 @@ import { call, failure } from '../support/grpc.ts';
 let e2e: E2E;
 
 beforeAll(async () => {
-  e2e = await startE2E('failures', 52050);
+  e2e = await startE2E('failures', 22050);
 }, 120_000);
 
 afterAll(async () => {

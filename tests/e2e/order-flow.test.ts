@@ -13,7 +13,7 @@ import { listServicesByReflection } from '../support/reflection.ts';
 let e2e: E2E;
 
 beforeAll(async () => {
-  e2e = await startE2E('flow', 51050);
+  e2e = await startE2E('flow', 21050);
 }, 120_000);
 
 afterAll(async () => {

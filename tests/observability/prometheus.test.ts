@@ -42,7 +42,7 @@ async function driveTraffic() {
 }
 
 beforeAll(async () => {
-  e2e = await startE2E('metrics', 53100);
+  e2e = await startE2E('metrics', 23100);
   prometheus = await startPrometheus(
     SERVICE_NAMES.map((app) => ({ app, port: metricsPort(e2e.settings, app) })),
     NAMESPACE,

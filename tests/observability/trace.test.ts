@@ -26,7 +26,7 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '100',
     OTEL_TRACES_SAMPLER: 'parentbased_always_on',
   });
-  e2e = await startE2E('traces', 53050);
+  e2e = await startE2E('traces', 23050);
 }, 120_000);
 
 afterAll(async () => {

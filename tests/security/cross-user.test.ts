@@ -321,7 +321,7 @@ function asOrderOutcome(
 }
 
 beforeAll(async () => {
-  e2e = await startE2E('xuser', 57100);
+  e2e = await startE2E('xuser', 27100);
   const alice = await e2e.signUp();
   const mallory = await e2e.signUp();
   const aliceKeys = { order: randomUUID(), card: randomUUID() };

@@ -97,8 +97,8 @@ beforeAll(async () => {
   database = await createMigratedDatabase('notification');
   platform = new Platform({
     databaseSuffix: `_sec_deadletters`,
-    grpcBasePort: 58700,
-    jwksPort: 58781,
+    grpcBasePort: 28700,
+    jwksPort: 28781,
     stateDir,
     smtpUrl: `smtp://127.0.0.1:${sink.port}`,
     env: {

@@ -83,7 +83,7 @@ const tally = new Map<string, { typed: number; raw: number; codes: Map<string, n
 
 beforeAll(async () => {
   process.stdout.write(`fuzz seed ${SEED} (reproduce with FUZZ_SEED=${SEED})\n`);
-  e2e = await startE2E('fuzz', 57000);
+  e2e = await startE2E('fuzz', 27000);
   const alice = await e2e.signUp();
   const bob = await e2e.signUp();
   const declined = await e2e.signUp(DECLINED_CARD);

@@ -57,7 +57,7 @@ let identities: ReturnType<typeof serviceIdentities>;
 let clients: ReturnType<typeof internalClients>;
 
 beforeAll(async () => {
-  e2e = await startE2E('internal_calls', 58100);
+  e2e = await startE2E('internal_calls', 28100);
   identities = serviceIdentities(e2e.settings.stateDir);
   clients = internalClients({ order: e2e.platform.address('order'), payment: e2e.platform.address('payment') });
 }, 180_000);

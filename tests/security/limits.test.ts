@@ -30,7 +30,7 @@ let e2e: E2E;
 const clients: { close(): void }[] = [];
 
 beforeAll(async () => {
-  e2e = await startE2E('limits', 58500);
+  e2e = await startE2E('limits', 28500);
   // The same UserService with small throttle limits, so a test reaches them in a few calls.
   await e2e.platform.stopService('user');
   await e2e.platform.startService('user', THROTTLE);

@@ -61,7 +61,7 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '100',
     OTEL_TRACES_SAMPLER: 'parentbased_always_on',
   });
-  e2e = await startE2E('secrets', 58600);
+  e2e = await startE2E('secrets', 28600);
   // Again, with passwords in the connection URLs and every debug line written.
   await e2e.platform.stop();
   for (const name of SERVICE_NAMES) {

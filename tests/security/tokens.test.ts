@@ -19,8 +19,8 @@ import { forgedAccessTokens, malformedAuthorization } from './support/identity-f
  * are published in the JWKS Istio's RequestAuthentication reads).
  */
 
-const GRPC_BASE_PORT = 58000; // UserService on 58001, its metrics on 58011
-const JWKS_PORT = 58090;
+const GRPC_BASE_PORT = 28000; // UserService on 28001, its metrics on 28011
+const JWKS_PORT = 28090;
 const PASSWORD = 'a long enough password';
 const runId = randomUUID().slice(0, 8);
 const exchange = `ordermesh.test.tokens_${runId}`;

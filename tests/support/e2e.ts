@@ -68,7 +68,13 @@ export async function startE2E(suite: string, grpcBasePort: number) {
   await dropDatabases(SERVICE_NAMES.map((name) => `ordermesh_${name}${settings.databaseSuffix}`));
   await migrateDatabases(settings);
   const platform = new Platform(settings);
-  await platform.start();
+  try {
+    await platform.start();
+  } catch (error) {
+    // Leave nothing running (a stray process or socket also keeps jest from exiting).
+    await Promise.all([amqp.stop(), redis.stop(), sink.close()]);
+    throw error;
+  }
   const users = new UserServiceClient(platform.address('user'), credentials.createInsecure());
   const notifications = new NotificationServiceClient(platform.address('notification'), credentials.createInsecure());
 

@@ -25,7 +25,7 @@ import { startXdsControlPlane, type XdsControlPlane } from '../../tools/xds/cont
 import { durationMs, parseDuration, readMeshPolicies } from '../../tools/xds/translate.ts';
 import { eventually } from '../support/eventually.ts';
 
-const PORTS = { controlPlane: 56150, backends: [56151, 56152] };
+const PORTS = { controlPlane: 26150, backends: [26151, 26152] };
 const bytes = {
   requestStream: false,
   responseStream: false,

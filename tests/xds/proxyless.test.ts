@@ -16,12 +16,12 @@ import { eventually } from '../support/eventually.ts';
 import { call } from '../support/grpc.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
-// Ports 56000-56099: the platform on 56001-56014 (JWKS 56081), the control plane, and instance b of
-// PaymentService on 56030 and up: each restart of b gets a new port, as a new pod gets a new IP, so that
+// Ports 26000-26099: the platform on 26001-26014 (JWKS 26081), the control plane, and instance b of
+// PaymentService on 26030 and up: each restart of b gets a new port, as a new pod gets a new IP, so that
 // clients connect at once instead of waiting out the reconnect back-off of the old address.
-const BASE_PORT = 56000;
-const PAYMENT_B = { instance: 'b', firstPort: 56030, metricsPort: 56021 };
-const CONTROL_PLANE_PORT = 56050;
+const BASE_PORT = 26000;
+const PAYMENT_B = { instance: 'b', firstPort: 26030, metricsPort: 26021 };
+const CONTROL_PLANE_PORT = 26050;
 
 const PAYMENT = 'ordermesh.payment.v1.PaymentService';
 

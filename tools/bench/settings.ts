@@ -2,10 +2,10 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const GRPC_BASE_PORT = 54050;
-export const JWKS_PORT = 54049;
-export const SMTP_PORT = 54048;
-export const BARE_PORTS = { user: 54071, order: 54072, payment: 54073 } as const;
+export const GRPC_BASE_PORT = 24050;
+export const JWKS_PORT = 24049;
+export const SMTP_PORT = 24048;
+export const BARE_PORTS = { user: 24071, order: 24072, payment: 24073 } as const;
 export const DATABASE_SUFFIX = '_bench';
 export const STATE_DIR = join(tmpdir(), 'ordermesh-bench');
 export const EXCHANGE = 'ordermesh.bench';

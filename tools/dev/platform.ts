@@ -217,9 +217,9 @@ async function freePort(): Promise<number> {
  * ```ts
  * const platform = new Platform(settings);
  * await platform.start(['payment']);                                     // instance "default"
- * const b = await platform.startInstance('payment', 'b', { port: 56010, env: { PAYMENT_SIM_LATENCY_MS: '50' } });
+ * const b = await platform.startInstance('payment', 'b', { port: 26010, env: { PAYMENT_SIM_LATENCY_MS: '50' } });
  * await platform.stopInstance('payment', 'b', 'SIGKILL');                // crash it
- * await platform.startInstance('payment', 'b', { port: 56010 });         // and bring it back on the same port
+ * await platform.startInstance('payment', 'b', { port: 26010 });         // and bring it back on the same port
  * platform.instanceLogFile('payment', 'b');                              // <stateDir>/logs/payment-b.log
  * await platform.stop();                                                 // every instance of every service
  * ```
@@ -244,8 +244,14 @@ export class Platform {
   }
 
   /** Starts the default instance of each service in `names`, in that order. */
+  /** Starts the services in order; if one cannot start, stops those already running before it throws. */
   async start(names: readonly ServiceName[] = SERVICE_NAMES): Promise<void> {
-    for (const name of names) await this.startService(name);
+    try {
+      for (const name of names) await this.startService(name);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
   }
 
   /** Starts one service's default instance; `env` adds to or overrides its environment for this run only. */

@@ -37,10 +37,11 @@ export function parseYamlDocs(text: string): K8sObject[] {
 }
 
 /** Renders a kustomization directory with `kubectl kustomize` (or `$KUSTOMIZE_BIN build`). */
-export function kustomize(dir: string): K8sObject[] {
+export function kustomize(dir: string, extraArgs: string[] = []): K8sObject[] {
   const [cmd, args] = process.env.KUSTOMIZE_BIN ? [process.env.KUSTOMIZE_BIN, ['build']] : ['kubectl', ['kustomize']];
   try {
-    return parseYamlDocs(execFileSync(cmd, [...args, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
+    const rendered = execFileSync(cmd, [...args, ...extraArgs, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return parseYamlDocs(rendered);
   } catch (error) {
     throw new Error(`cannot render ${dir} with ${cmd}: ${(error as Error).message}`);
   }

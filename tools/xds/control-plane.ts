@@ -10,15 +10,15 @@
  * const xds = await startXdsControlPlane({
  *   meshDir: join(ROOT, 'mesh'),
  *   namespace: 'ordermesh',
- *   endpoints: { payment: ['127.0.0.1:56003', '127.0.0.1:56013'], order: ['127.0.0.1:56002'] },
- *   port: 56050, // optional; any free port by default
+ *   endpoints: { payment: ['127.0.0.1:26003', '127.0.0.1:26013'], order: ['127.0.0.1:26002'] },
+ *   port: 26050, // optional; any free port by default
  * });
  * const bootstrap = xds.writeBootstrap(stateDir); // file for GRPC_XDS_BOOTSTRAP
  * await platform.startService('order', {
  *   GRPC_XDS_BOOTSTRAP: bootstrap,
  *   PAYMENT_SERVICE_ADDR: xds.target('payment'), // xds:///payment.ordermesh.svc.cluster.local:50053
  * });
- * xds.setEndpoints('payment', ['127.0.0.1:56003']);                          // EDS update
+ * xds.setEndpoints('payment', ['127.0.0.1:26003']);                          // EDS update
  * xds.applyOverrides({ payment: { fault: { delay: { fixedDelay: '3s', percentage: { value: 100 } } } } });
  * await xds.settled();                                                       // every client has ACKed it
  * xds.applyOverrides({});                                                    // back to mesh/ as written
@@ -63,7 +63,7 @@ export interface XdsControlPlaneOptions {
   meshDir?: string;
   /** Kubernetes namespace the listener names carry; "ordermesh" by default. */
   namespace?: string;
-  /** Addresses ("127.0.0.1:56003") per service host ("payment"). */
+  /** Addresses ("127.0.0.1:26003") per service host ("payment"). */
   endpoints: Record<string, readonly string[]>;
   /** Port on 127.0.0.1; any free port by default. */
   port?: number;

@@ -225,7 +225,7 @@ export interface XdsResources {
 export interface TranslateOptions {
   /** Kubernetes namespace; listener names are `<host>.<namespace>.svc.cluster.local:<port>`. */
   namespace: string;
-  /** Endpoints per service host ("payment": ["127.0.0.1:56003", ...]). A host without an entry gets none. */
+  /** Endpoints per service host ("payment": ["127.0.0.1:26003", ...]). A host without an entry gets none. */
   endpoints: Readonly<Record<string, readonly string[]>>;
   /**
    * Appended to route configuration and cluster names. grpc-js-xds ignores

@@ -48,17 +48,7 @@ export class Cache {
   ) {}
 
   static connect(url: string, log: Logger, ttlSeconds: number, name?: string): Cache {
-    const redis = new Redis(url, {
-      // Fail fast instead of queueing commands while Redis is away.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: 250,
-      connectTimeout: 1_000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
-    });
-    // Connection errors surface through failed commands; without a listener ioredis would print them.
-    redis.on('error', () => {});
-    return new Cache(redis, log, ttlSeconds, name);
+    return new Cache(connectFailFastRedis(url), log, ttlSeconds, name);
   }
 
   async get<T>(key: string, codec: Codec<T>): Promise<T | undefined> {
@@ -138,4 +128,22 @@ export class Cache {
       return undefined;
     }
   }
+}
+
+/**
+ * A Redis client for things that have a fallback (the cache, the login
+ * throttle): commands fail within 250 ms instead of queueing while Redis is
+ * away, so callers fall back at once, and it reconnects in the background.
+ */
+export function connectFailFastRedis(url: string): Redis {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 250,
+    connectTimeout: 1_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
+  });
+  // Connection errors surface through failed commands; without a listener ioredis would print them.
+  redis.on('error', () => {});
+  return redis;
 }

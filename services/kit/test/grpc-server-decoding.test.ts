@@ -26,7 +26,7 @@ let client: Client;
 
 beforeAll(async () => {
   const open = bindService(OrderServiceService, handlers, log);
-  server = await startGrpcServer({ host: '127.0.0.1', port: 57450, services: [open], log });
+  server = await startGrpcServer({ host: '127.0.0.1', port: 27450, services: [open], log });
   client = new Client(`127.0.0.1:${server.port}`, credentials.createInsecure());
 });
 
@@ -70,7 +70,7 @@ describe('a request that does not decode', () => {
         throw new AppError(status.UNAUTHENTICATED, 'no caller');
       },
     });
-    const other = await startGrpcServer({ host: '127.0.0.1', port: 57451, services: [guarded], log });
+    const other = await startGrpcServer({ host: '127.0.0.1', port: 27451, services: [guarded], log });
     const guardedClient = new Client(`127.0.0.1:${other.port}`, credentials.createInsecure());
     try {
       const error = await new Promise<ServiceError | null>((resolve) =>

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { AppError, type Logger } from '@ordermesh/kit';
-import { Redis } from 'ioredis';
+import { AppError, connectFailFastRedis, type Logger } from '@ordermesh/kit';
+import type { Redis } from 'ioredis';
 
 /** Where a login attempt comes from: the account it names and the client address it came from. */
 export interface LoginAttempt {
@@ -151,16 +151,8 @@ export class RedisLoginThrottle implements LoginThrottle {
     keyPrefix: string,
     readyWithinMs = 2_000,
   ): Promise<RedisLoginThrottle> {
-    const redis = new Redis(url, {
-      // Fail fast to the fallback instead of making logins wait for Redis.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: 250,
-      connectTimeout: 1_000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
-    });
-    // Errors surface through failed commands; without a listener ioredis would print them.
-    redis.on('error', () => {});
+    // Fails fast to the in-memory fallback instead of making logins wait for Redis.
+    const redis = connectFailFastRedis(url);
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
