@@ -37,6 +37,13 @@ interface LockedNotification {
   body: string;
 }
 
+/** What is sent is what the record says, so the log shows exactly what went out. */
+const messageOf = (row: LockedNotification): OutgoingMessage => ({
+  to: row.recipient,
+  subject: row.subject,
+  text: row.body,
+});
+
 export class PrismaNotificationStore implements NotificationStore {
   constructor(private readonly db: Database) {}
 
@@ -62,23 +69,28 @@ export class PrismaNotificationStore implements NotificationStore {
   deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
     return this.db.$transaction(
       async (tx) => {
-        // The first delivery inserts the row, which it then holds locked until it commits: one round trip.
+        // The first delivery inserts the row already SENT and holds it locked until it commits, which it
+        // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
+        // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
         const [inserted] = await tx.$queryRaw<LockedNotification[]>`
-          INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status)
+          INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
           VALUES (${randomUUID()}::uuid, ${notification.eventId}::uuid, ${notification.userId}::uuid,
                   ${notification.kind}, ${notification.channel}, ${notification.recipient}, ${notification.subject},
-                  ${notification.body}, 'PENDING')
+                  ${notification.body}, 'SENT', now())
           ON CONFLICT (event_id) DO NOTHING
           RETURNING id::text AS id, status::text AS status, recipient, subject, body`;
+        if (inserted) {
+          await send(messageOf(inserted));
+          return true;
+        }
         // A repeat delivery waits here for the row lock of any delivery still in progress.
-        const [row] = inserted
-          ? [inserted]
-          : await tx.$queryRaw<LockedNotification[]>`
-              SELECT id::text AS id, status::text AS status, recipient, subject, body
-                FROM notifications WHERE event_id = ${notification.eventId}::uuid FOR UPDATE`;
+        const [row] = await tx.$queryRaw<LockedNotification[]>`
+          SELECT id::text AS id, status::text AS status, recipient, subject, body
+            FROM notifications WHERE event_id = ${notification.eventId}::uuid FOR UPDATE`;
         if (!row) throw new Error(`notification of event ${notification.eventId} vanished`);
         if (row.status === 'SENT') return false;
-        await send({ to: row.recipient, subject: row.subject, text: row.body });
+        // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
+        await send(messageOf(row));
         await tx.$executeRaw`UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = ${row.id}::uuid`;
         return true;
       },

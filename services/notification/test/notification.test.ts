@@ -294,4 +294,29 @@ describe('PrismaNotificationStore.deliverOnce', () => {
     const row = await db.notification.findUniqueOrThrow({ where: { eventId: notification.eventId } });
     expect(row).toMatchObject({ status: 'SENT', sentAt: expect.any(Date) });
   });
+  it('records nothing when the send fails, so the next delivery sends', async () => {
+    const store = new PrismaNotificationStore(db);
+    const notification = {
+      eventId: randomUUID(),
+      userId: randomUUID(),
+      kind: 'order.placed',
+      channel: 'test',
+      recipient: 'retry@example.test',
+      subject: 'subject',
+      body: 'body',
+    };
+    const failingSend = async () => {
+      throw new Error('relay refused');
+    };
+    const sent: string[] = [];
+
+    await expect(store.deliverOnce(notification, failingSend)).rejects.toThrow('relay refused');
+    expect(await db.notification.count({ where: { eventId: notification.eventId } })).toBe(0);
+    expect(await store.deliverOnce(notification, async (message) => void sent.push(message.to))).toBe(true);
+    expect(sent).toEqual(['retry@example.test']);
+    expect(await db.notification.findUniqueOrThrow({ where: { eventId: notification.eventId } })).toMatchObject({
+      status: 'SENT',
+      sentAt: expect.any(Date),
+    });
+  });
 });

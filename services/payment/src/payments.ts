@@ -11,7 +11,7 @@ import {
 } from '@ordermesh/kit';
 import { cardBrand, isExpired, isLuhnValid } from './card.js';
 import type { PaymentProvider } from './provider.js';
-import type { NewPayment, Payment, PaymentMethod, PaymentStore } from './store.js';
+import type { ChargedMethod, NewPayment, Payment, PaymentMethod, PaymentStore } from './store.js';
 
 export interface NewCard {
   userId: string;
@@ -89,18 +89,17 @@ export class Payments {
   }
 
   async charge(command: ChargeCommand): Promise<Payment> {
-    const method = await this.store.findMethod(command.userId, command.paymentMethodId);
-    if (!method) throw notFound('payment method');
-    const payment = await this.paymentOfOrder({
+    // One round trip for a new charge: the card read and the payment insert together.
+    const started = await this.store.startCharge({
       orderId: command.orderId,
       userId: command.userId,
-      paymentMethodId: method.id,
+      paymentMethodId: command.paymentMethodId,
       amountMinor: BigInt(command.amountMinor),
       currency: command.currency,
-      status: 'PROCESSING',
       chargeKey: command.idempotencyKey,
-      refundKey: null,
     });
+    if (!started) throw notFound('payment method');
+    const payment = started.payment ?? (await this.winnerOf(command.orderId));
     if (payment.userId !== command.userId) throw notFound('order');
     if (
       payment.status !== 'VOIDED' &&
@@ -110,7 +109,7 @@ export class Payments {
     }
     // PROCESSING also covers a charge interrupted by a crash: re-driving it with
     // the same provider key cannot take the money twice.
-    return payment.status === 'PROCESSING' ? this.completeCharge(payment, method) : payment;
+    return payment.status === 'PROCESSING' ? this.completeCharge(payment, started.method) : payment;
   }
 
   /**
@@ -171,14 +170,19 @@ export class Payments {
       return await this.store.insertPayment(initial);
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      const winner = await this.store.findPaymentByOrder(initial.orderId);
-      // No payment for this order, so the unique key that clashed is the idempotency key.
-      if (!winner) throw alreadyExists('idempotency_key was already used for another order');
-      return winner;
+      return this.winnerOf(initial.orderId);
     }
   }
 
-  private async completeCharge(payment: Payment, method: PaymentMethod): Promise<Payment> {
+  /** The payment whose insert beat ours, found by its order. */
+  private async winnerOf(orderId: string): Promise<Payment> {
+    const winner = await this.store.findPaymentByOrder(orderId);
+    // No payment for this order, so the unique key that clashed is the idempotency key.
+    if (!winner) throw alreadyExists('idempotency_key was already used for another order');
+    return winner;
+  }
+
+  private async completeCharge(payment: Payment, method: ChargedMethod): Promise<Payment> {
     const result = await this.provider.charge({
       token: method.providerToken,
       amountMinor: Number(payment.amountMinor),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type OutboxRecord, outboxInsertCte } from '@ordermesh/kit';
 import type { Database } from './db.js';
 import { type Payment, type PaymentMethod, type PaymentStatus, Prisma } from './generated/prisma/client.js';
@@ -9,6 +10,18 @@ export type NewPayment = Pick<
   Payment,
   'orderId' | 'userId' | 'paymentMethodId' | 'amountMinor' | 'currency' | 'status' | 'chargeKey' | 'refundKey'
 >;
+/** A charge's new payment: PROCESSING, with the charge's idempotency key and the card it is charged to. */
+export type NewCharge = Pick<
+  Payment,
+  'orderId' | 'userId' | 'paymentMethodId' | 'amountMinor' | 'currency' | 'chargeKey'
+>;
+/** What a charge needs of its card. */
+export type ChargedMethod = Pick<PaymentMethod, 'id' | 'providerToken'>;
+export interface StartedCharge {
+  method: ChargedMethod;
+  /** Null when nothing was inserted: a payment with the same order or charge key exists. */
+  payment: Payment | null;
+}
 export interface PaymentChange {
   status: PaymentStatus;
   declineReason?: string;
@@ -24,6 +37,12 @@ export interface PaymentStore {
   findPaymentByOrder(orderId: string): Promise<Payment | null>;
   findPaymentByRefundKey(refundKey: string): Promise<Payment | null>;
   insertPayment(payment: NewPayment): Promise<Payment>;
+  /**
+   * Reads the user's card and, only if it exists, inserts the charge's payment
+   * unless a payment with the same order or charge key exists. Returns null
+   * when the user has no such card.
+   */
+  startCharge(charge: NewCharge): Promise<StartedCharge | null>;
   /**
    * Moves a payment out of status `from` and records its event, in one
    * transaction. Returns the payment as it is afterwards, changed or not (a
@@ -70,6 +89,32 @@ export class PrismaPaymentStore implements PaymentStore {
   }
 
   /**
+   * One statement, so one round trip: the card read and the insert. ON CONFLICT lets
+   * the unique indexes (order, charge key) tell a repeat from a new charge without an
+   * exception. The payment columns are NULL when nothing was inserted (LEFT JOIN).
+   */
+  async startCharge(charge: NewCharge) {
+    const [row] = await this.db.$queryRaw<StartChargeRow[]>`
+      WITH m AS (
+        SELECT id, provider_token FROM payment_methods
+         WHERE id = ${charge.paymentMethodId}::uuid AND user_id = ${charge.userId}::uuid),
+      p AS (
+        INSERT INTO payments (id, order_id, user_id, payment_method_id, amount_minor, currency, status, charge_key,
+                              updated_at)
+        SELECT ${randomUUID()}::uuid, ${charge.orderId}::uuid, ${charge.userId}::uuid, m.id, ${charge.amountMinor},
+               ${charge.currency}, 'PROCESSING', ${charge.chargeKey}, now()
+          FROM m
+        ON CONFLICT DO NOTHING
+        RETURNING *)
+      SELECT m.id::text AS "methodId", m.provider_token AS "providerToken", ${PAYMENT_COLUMNS}
+        FROM m LEFT JOIN p ON true`;
+    if (!row) return null;
+    const { methodId, providerToken, ...payment } = row;
+    // The LEFT JOIN's NULLs mean no row; otherwise every column is as stored.
+    return { method: { id: methodId, providerToken }, payment: payment.id === null ? null : (payment as Payment) };
+  }
+
+  /**
    * One statement, so one round trip and one implicit transaction: the conditional
    * update and, only when it happened, its outbox event. When nothing changed the
    * payment is read again, so the caller sees what the concurrent winner wrote.
@@ -88,6 +133,8 @@ export class PrismaPaymentStore implements PaymentStore {
     return rows[0] ?? this.db.payment.findUniqueOrThrow({ where: { id } });
   }
 }
+
+type StartChargeRow = { methodId: string; providerToken: string } & { [F in keyof Payment]: Payment[F] | null };
 
 /** The payments columns under their Prisma field names, from a row source aliased `p`. */
 const PAYMENT_COLUMNS = Prisma.raw(`p.id::text AS id, p.order_id::text AS "orderId", p.user_id::text AS "userId",

@@ -177,6 +177,20 @@ describe('Payments.charge', () => {
     expect(await db.payment.count({ where: { orderId: command.orderId } })).toBe(0);
   });
 
+  it('answers ALREADY_EXISTS, taking no money, for a charge key already used for another order', async () => {
+    const method = await addCard();
+    const first = chargeOf(method);
+    await payments.charge(first);
+    const chargesBefore = provider.charges.length;
+    const reused = { ...chargeOf(method), idempotencyKey: first.idempotencyKey };
+
+    const error = await failure(payments.charge(reused));
+    expect(error).toMatchObject({ code: status.ALREADY_EXISTS });
+    expect(error.message).toContain('idempotency_key');
+    expect(provider.charges.length).toBe(chargesBefore);
+    expect(await db.payment.count({ where: { orderId: reused.orderId } })).toBe(0);
+  });
+
   it("answers NOT_FOUND when the order's payment belongs to another user", async () => {
     const owner = await addCard();
     const command = chargeOf(owner);
