@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Metadata } from '@grpc/grpc-js';
 import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { unauthenticated } from './errors.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 const ALGORITHM = 'ES256';
 
@@ -94,9 +95,19 @@ export class TokenIssuer {
 const CLOCK_LEEWAY_SECONDS = 30;
 /** No token is older than the longest TTL UserService may be configured with; a future iat fails this too. */
 const MAX_TOKEN_AGE_SECONDS = 86_400;
+/** How many verified access tokens a process remembers, and for how long at most. */
+const VERIFIED_ACCESS_TOKENS = 10_000;
+const VERIFIED_ACCESS_TOKEN_MS = 60_000;
 
 /** Verifies access tokens against one or more public keys (more than one while keys rotate). */
 export class TokenVerifier {
+  /**
+   * A client sends the same access token on every call until it expires;
+   * remembered for at most a minute, so a key taken out of rotation stops
+   * working within a minute even in a running process.
+   */
+  private readonly verified = new VerifiedTokens<string>(VERIFIED_ACCESS_TOKENS);
+
   constructor(
     private readonly keys: KeyObject[],
     private readonly settings: TokenSettings,
@@ -115,6 +126,8 @@ export class TokenVerifier {
    * UNAUTHENTICATED with the same message, so it tells an attacker nothing.
    */
   async verify(token: string): Promise<string> {
+    const known = this.verified.get(token);
+    if (known) return known;
     for (const key of this.keys) {
       try {
         const { payload } = await jwtVerify(token, key, {
@@ -126,7 +139,12 @@ export class TokenVerifier {
           clockTolerance: CLOCK_LEEWAY_SECONDS,
           maxTokenAge: MAX_TOKEN_AGE_SECONDS,
         });
-        if (payload.sub) return payload.sub;
+        if (payload.sub) {
+          // exp and iat are required claims, so both are numbers here.
+          const lapses = Math.min(payload.exp as number, (payload.iat as number) + MAX_TOKEN_AGE_SECONDS) * 1000;
+          this.verified.remember(token, payload.sub, Math.min(lapses, Date.now() + VERIFIED_ACCESS_TOKEN_MS));
+          return payload.sub;
+        }
       } catch {
         // try the next key
       }

@@ -4,6 +4,7 @@ import { InterceptingCall, type Interceptor, Metadata, status } from '@grpc/grpc
 import { decodeJwt, jwtVerify, SignJWT } from 'jose';
 import { expectEs256Key } from './auth.js';
 import { AppError, permissionDenied } from './errors.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /**
  * Caller identity between services without the mesh.
@@ -126,19 +127,16 @@ export class ServiceTokenSigner {
 
 /** Verifies the service tokens sent to one service (`audience`) against the callers' public keys. */
 export class ServiceTokenVerifier {
-  /**
-   * Plain (unbound) tokens already verified, until they lapse: a caller
-   * reuses one for ~40 s, and checking an ES256 signature on every call
-   * costs ~0.1-0.5 ms of CPU. Keyed by the whole token, so only the very
-   * same bytes skip the signature check.
-   */
-  private readonly verified = new Map<string, { caller: ServiceCaller; validUntil: number }>();
+  /** Plain (unbound) tokens already verified, until they lapse: a caller reuses one for ~40 s. */
+  private readonly verified: VerifiedTokens<ServiceCaller>;
 
   private constructor(
     private readonly audience: string,
     private readonly keysByCaller: ReadonlyMap<string, readonly KeyObject[]>,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.verified = new VerifiedTokens(VERIFIED_CACHE_SIZE, now);
+  }
 
   /** `trusted` maps a caller's name to its public keys (two while its key rotates). */
   static fromPem(
@@ -161,7 +159,7 @@ export class ServiceTokenVerifier {
     const token = values.length === 1 ? values[0] : undefined;
     if (typeof token !== 'string') throw invalidServiceToken();
     const known = this.verified.get(token);
-    if (known && this.now() < known.validUntil) return known.caller;
+    if (known) return known;
     let claimedCaller: unknown;
     try {
       claimedCaller = decodeJwt(token).iss;
@@ -189,24 +187,13 @@ export class ServiceTokenVerifier {
         const caller = { name: claimedCaller };
         // exp and iat were checked just now, so both are numbers.
         const lapses = Math.min(payload.exp as number, (payload.iat as number) + MAX_TOKEN_AGE_SECONDS);
-        this.remember(token, caller, (lapses + CLOCK_LEEWAY_SECONDS) * 1000);
+        this.verified.remember(token, caller, (lapses + CLOCK_LEEWAY_SECONDS) * 1000);
         return caller;
       } catch {
         // try the caller's next key
       }
     }
     throw invalidServiceToken();
-  }
-
-  private remember(token: string, caller: ServiceCaller, validUntil: number): void {
-    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
-      const now = this.now();
-      for (const [known, entry] of this.verified) if (entry.validUntil <= now) this.verified.delete(known);
-      // Still full of live tokens (many callers or replicas): forget the oldest.
-      const oldest = this.verified.keys().next();
-      if (this.verified.size >= VERIFIED_CACHE_SIZE && !oldest.done) this.verified.delete(oldest.value);
-    }
-    this.verified.set(token, { caller, validUntil });
   }
 }
 
