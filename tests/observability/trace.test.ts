@@ -19,13 +19,7 @@ const savedEnv = { ...process.env };
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   // The platform passes OTEL_* variables through to every service process.
-  Object.assign(process.env, {
-    OTEL_TRACES_EXPORTER: 'otlp',
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-    OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_TRACES_SAMPLER: 'parentbased_always_on',
-  });
+  Object.assign(process.env, receiver.exportingEnv);
   e2e = await startE2E('traces', 23050);
 }, 120_000);
 

@@ -10,6 +10,7 @@ import { type ChannelModel, connect } from 'amqplib';
 import { type DeadLetter, parseCommand } from '../../tools/dead-letters/dead-letters.ts';
 import { type ReceivedMail, startMailSink } from '../../tools/dev/mail-sink.ts';
 import { Platform, ROOT } from '../../tools/dev/platform.ts';
+import { untilConsuming } from '../support/broker.ts';
 import { createMigratedDatabase } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -111,17 +112,7 @@ beforeAll(async () => {
     },
   });
   await platform.start(['notification']);
-  await eventually('the notification consumer to be bound', async () => {
-    const channel = await broker.createChannel();
-    channel.on('error', () => {});
-    try {
-      return (await channel.checkQueue(queue)).consumerCount > 0;
-    } catch {
-      return false;
-    } finally {
-      await channel.close().catch(() => {});
-    }
-  });
+  await untilConsuming(broker, queue);
 }, 120_000);
 
 afterAll(async () => {

@@ -54,13 +54,7 @@ function privateKeyMaterial(stateDir: string): string[] {
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   smtp = await startAuthenticatingSmtp('ordermesh', SMTP_PASSWORD);
-  Object.assign(process.env, {
-    OTEL_TRACES_EXPORTER: 'otlp',
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-    OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_TRACES_SAMPLER: 'parentbased_always_on',
-  });
+  Object.assign(process.env, receiver.exportingEnv);
   e2e = await startE2E('secrets', 28600);
   // Again, with passwords in the connection URLs and every debug line written.
   await e2e.platform.stop();

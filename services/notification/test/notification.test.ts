@@ -19,6 +19,7 @@ import {
   NotificationServiceClient,
 } from '@ordermesh/proto/notification';
 import { type ChannelModel, connect } from 'amqplib';
+import { untilConsuming } from '../../../tests/support/broker.ts';
 import { createMigratedDatabase } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
 import { type ReceivedMail, startMailSink } from '../../../tools/dev/mail-sink.ts';
@@ -82,21 +83,6 @@ const placed = (userId: string, orderId = randomUUID()) =>
 
 const subjects = (address: string) => smtp.to(address).map((mail) => mail.subject);
 
-/** The service's consumer declares its queue in the background; events published before it is bound would miss it. */
-async function untilConsuming(): Promise<void> {
-  await eventually('the consumer to be bound', async () => {
-    const channel = await broker.createChannel();
-    channel.on('error', () => {}); // a 404 for a queue not declared yet closes the channel
-    try {
-      return (await channel.checkQueue(queue)).consumerCount > 0;
-    } catch {
-      return false;
-    } finally {
-      await channel.close().catch(() => {});
-    }
-  });
-}
-
 function listMyNotifications(request: Partial<ListMyNotificationsRequest>, token?: string) {
   const metadata = new Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
@@ -141,7 +127,7 @@ beforeAll(async () => {
   db = connectDatabase(database.url, 2);
   broker = await connect(AMQP_URL);
   publisher = new EventPublisher(AMQP_URL, testLog, exchange);
-  await untilConsuming();
+  await untilConsuming(broker, queue);
 }, 30_000);
 
 afterAll(async () => {
