@@ -1,12 +1,13 @@
 /**
  * The SMTP sink NotificationService delivers to, in its own process so that
- * parsing mail does not take CPU from the load generator. Answers each IPC
- * message with the number of mails received so far.
+ * receiving mail does not share the load generator's event loop. It counts
+ * messages without parsing them (the relay stands for another machine), and
+ * answers each IPC message with the number received so far.
  */
-import { startMailSink } from '../dev/mail-sink.ts';
+import { startCountingMailSink } from '../dev/mail-sink.ts';
 
 let received = 0;
-const sink = await startMailSink(Number(process.env.SMTP_PORT), () => {
+const sink = await startCountingMailSink(Number(process.env.SMTP_PORT), () => {
   received += 1;
 });
 process.on('message', () => process.send?.(received));

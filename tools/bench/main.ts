@@ -34,6 +34,8 @@ for (const name of SERVICE_NAMES) {
 }
 
 const steps: Step[] = [];
+/** Helper processes that stand for other machines (the SMTP relay), measured like the shared servers. */
+const standInServers = new Map<string, number[]>();
 
 /** Runs one measured step after a short unmeasured warm-up, reading CPU over the step and peak RSS after it. */
 async function measure(
@@ -51,6 +53,7 @@ async function measure(
     ['postgres', pidsOfCommand('postgres')],
     ['redis', pidsOfCommand('redis-server')],
     ['rabbitmq', pidsOfCommand('beam.smp')],
+    ...standInServers,
   ]);
   const queriesBefore = await system.queryCounts?.();
   const cpu = new CpuMeter(groups);
@@ -189,6 +192,7 @@ async function main(): Promise<void> {
     `ordermesh bench${quick ? ' (quick)' : ''}: starting the platform (telemetry on) and the bare baseline`,
   );
   const mailSink = await startChild('mail-sink-process.ts', { SMTP_PORT: String(bench.SMTP_PORT) }, true);
+  if (mailSink.pid !== undefined) standInServers.set('smtp', [mailSink.pid]);
   const platform = await startPlatform();
   const systems: SystemUnderTest[] = [platform];
   try {

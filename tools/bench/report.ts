@@ -92,7 +92,7 @@ export function costPerCall(step: Step): string | undefined {
   return text;
 }
 
-const SHARED = new Set(['loadgen', 'postgres', 'redis', 'rabbitmq']);
+const SHARED = new Set(['loadgen', 'postgres', 'redis', 'rabbitmq', 'smtp']);
 
 export function printTargets(targets: readonly Target[]): void {
   console.log('\ntarget                                                   value        goal       met');
