@@ -2,6 +2,8 @@ import { type Logger, withTimeout } from '@ordermesh/kit';
 import { createTransport } from 'nodemailer';
 
 export interface OutgoingMessage {
+  /** The same on every attempt to send this notification (its event's id), so a receiver can drop a repeat. */
+  id: string;
   to: string;
   subject: string;
   text: string;
@@ -29,14 +31,20 @@ export const SEND_DEADLINE_MS = 15_000;
 export class SmtpChannel implements NotificationChannel {
   readonly name = 'email';
   private readonly transport;
+  private readonly messageIdDomain: string;
 
   constructor(url: string, from: string, maxConnections: number) {
     this.transport = createTransport({ url, pool: true, maxConnections, ...SMTP_TIMEOUTS_MS }, { from });
+    this.messageIdDomain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'ordermesh.local';
   }
 
   async send(message: OutgoingMessage): Promise<void> {
+    const { id, ...mail } = message;
+    // A Message-ID of our own, rather than a random one per attempt: a message sent again after a crash
+    // carries the same ID, which mail systems use to drop duplicates.
+    const sending = this.transport.sendMail({ ...mail, messageId: `<${id}@${this.messageIdDomain}>` });
     // The stage timeouts each restart on activity; this bounds the whole exchange.
-    await withTimeout(this.transport.sendMail(message), SEND_DEADLINE_MS, 'SMTP send did not finish in time');
+    await withTimeout(sending, SEND_DEADLINE_MS, 'SMTP send did not finish in time');
   }
 
   close(): void {

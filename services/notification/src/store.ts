@@ -31,6 +31,7 @@ const DELIVERY_TRANSACTION_TIMEOUT_MS = SEND_DEADLINE_MS + 5_000;
 
 interface LockedNotification {
   id: string;
+  eventId: string;
   status: NotificationStatus;
   recipient: string;
   subject: string;
@@ -39,6 +40,7 @@ interface LockedNotification {
 
 /** What is sent is what the record says, so the log shows exactly what went out. */
 const messageOf = (row: LockedNotification): OutgoingMessage => ({
+  id: row.eventId,
   to: row.recipient,
   subject: row.subject,
   text: row.body,
@@ -78,14 +80,14 @@ export class PrismaNotificationStore implements NotificationStore {
                   ${notification.kind}, ${notification.channel}, ${notification.recipient}, ${notification.subject},
                   ${notification.body}, 'SENT', now())
           ON CONFLICT (event_id) DO NOTHING
-          RETURNING id::text AS id, status::text AS status, recipient, subject, body`;
+          RETURNING id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`;
         if (inserted) {
           await send(messageOf(inserted));
           return true;
         }
         // A repeat delivery waits here for the row lock of any delivery still in progress.
         const [row] = await tx.$queryRaw<LockedNotification[]>`
-          SELECT id::text AS id, status::text AS status, recipient, subject, body
+          SELECT id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body
             FROM notifications WHERE event_id = ${notification.eventId}::uuid FOR UPDATE`;
         if (!row) throw new Error(`notification of event ${notification.eventId} vanished`);
         if (row.status === 'SENT') return false;

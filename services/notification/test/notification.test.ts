@@ -170,6 +170,11 @@ describe('NotificationService', () => {
     expect(rows.every((row) => row.sentAt instanceof Date)).toBe(true);
     expect(subjects(ada.email)).toEqual(['Welcome to ordermesh', `Order ${adaOrderId} received`]);
     expect(smtp.to(ada.email)[1]?.text).toContain('$25.99');
+    // Each email's Message-ID is its event's, the same on any attempt, so receivers can drop a resend.
+    expect(smtp.to(ada.email).map((mail) => mail.messageId)).toEqual([
+      `<${welcome.eventId}@ordermesh.local>`,
+      `<${order.eventId}@ordermesh.local>`,
+    ]);
   }, 20_000);
 
   it('sends an event delivered twice only once', async () => {
@@ -298,8 +303,10 @@ describe('PrismaNotificationStore.deliverOnce', () => {
 
     await expect(store.deliverOnce(notification, failingSend)).rejects.toThrow('relay refused');
     expect(await db.notification.count({ where: { eventId: notification.eventId } })).toBe(0);
-    expect(await store.deliverOnce(notification, async (message) => void sent.push(message.to))).toBe(true);
-    expect(sent).toEqual(['retry@example.test']);
+    expect(
+      await store.deliverOnce(notification, async (message) => void sent.push(`${message.id} ${message.to}`)),
+    ).toBe(true);
+    expect(sent).toEqual([`${notification.eventId} retry@example.test`]);
     expect(await db.notification.findUniqueOrThrow({ where: { eventId: notification.eventId } })).toMatchObject({
       status: 'SENT',
       sentAt: expect.any(Date),
