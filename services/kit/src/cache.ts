@@ -78,12 +78,21 @@ export class Cache {
     }
   }
 
-  /** Returns the cached value, or loads it, caches it and returns it. */
-  async getOrLoad<T>(key: string, codec: Codec<T>, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  /**
+   * Returns the cached value, or loads it, caches it and returns it. A loaded
+   * value that `keep` refuses is returned but not cached: for states that are
+   * about to change, so that whatever changes them need not invalidate.
+   */
+  async getOrLoad<T>(
+    key: string,
+    codec: Codec<T>,
+    load: () => Promise<T | undefined>,
+    keep: (value: T) => boolean = () => true,
+  ): Promise<T | undefined> {
     const cached = await this.get(key, codec);
     if (cached !== undefined) return cached;
     const loaded = await load();
-    if (loaded !== undefined) await this.set(key, loaded, codec);
+    if (loaded !== undefined && keep(loaded)) await this.set(key, loaded, codec);
     return loaded;
   }
 

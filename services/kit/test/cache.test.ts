@@ -105,6 +105,18 @@ describe('Cache against Redis', () => {
     expect(await admin.exists(key('missing'))).toBe(0);
   });
 
+  it('returns but does not cache a loaded value that keep refuses', async () => {
+    const cache = await readyCache();
+    const pending = loader('pending');
+    const keepSettled = (value: string) => value !== 'pending';
+    expect(await cache.getOrLoad(key('pending'), text, pending.load, keepSettled)).toBe('pending');
+    expect(await admin.exists(key('pending'))).toBe(0);
+    const settled = loader('settled');
+    expect(await cache.getOrLoad(key('pending'), text, settled.load, keepSettled)).toBe('settled');
+    expect(await cache.getOrLoad(key('pending'), text, settled.load, keepSettled)).toBe('settled');
+    expect(settled.calls).toHaveLength(1);
+  });
+
   it('stores values with the configured TTL', async () => {
     const cache = await readyCache();
     await cache.getOrLoad(key('ttl'), text, loader('v').load);

@@ -10,7 +10,7 @@ import {
   toMoney,
   unavailable,
 } from '@ordermesh/kit';
-import type { Order as OrderMessage } from '@ordermesh/proto/order';
+import { type Order as OrderMessage, OrderStatus } from '@ordermesh/proto/order';
 import type { Payment } from '@ordermesh/proto/payment';
 import type { PaymentGateway } from './payment-gateway.js';
 import { type Line, type PricedOrder, priceOrder, requestHash } from './pricing.js';
@@ -31,7 +31,13 @@ export interface OrdersSettings {
   settlementRetryMs: number;
 }
 
-const cacheKey = (orderId: string) => `order:v1:${orderId}`;
+/**
+ * v2: orders awaiting payment are no longer cached (see get), so nothing
+ * invalidates after a charge; v1 entries, which could hold one, are not read.
+ */
+const cacheKey = (orderId: string) => `order:v2:${orderId}`;
+/** An order awaiting payment changes within moments: it is read from the database until it is settled. */
+const settled = (order: OrderMessage) => order.status !== OrderStatus.ORDER_STATUS_PENDING_PAYMENT;
 const CATALOGUE_TTL_MS = 30_000;
 
 /**
@@ -97,10 +103,15 @@ export class Orders {
   }
 
   async get(orderId: string, userId: string): Promise<OrderMessage> {
-    const order = await this.cache.getOrLoad(cacheKey(orderId), this.codec, async () => {
-      const row = await this.store.findOrder(orderId);
-      return row ? this.toMessage(row) : undefined;
-    });
+    const order = await this.cache.getOrLoad(
+      cacheKey(orderId),
+      this.codec,
+      async () => {
+        const row = await this.store.findOrder(orderId);
+        return row ? this.toMessage(row) : undefined;
+      },
+      settled,
+    );
     // Another user's order is "not found", so ids cannot be probed.
     if (!order || order.userId !== userId) throw notFound('order');
     return order;
@@ -206,11 +217,10 @@ export class Orders {
       }
     }
     if (!change) return order;
-    const updated = await this.store.transition(order.id, ['PENDING_PAYMENT'], {
+    // No cache entry to invalidate: get() never caches an order that is still PENDING_PAYMENT.
+    return this.store.transition(order.id, ['PENDING_PAYMENT'], {
       status: change.status,
       statusReason: change.reason,
     });
-    await this.cache.invalidate(cacheKey(order.id));
-    return updated;
   }
 }

@@ -115,7 +115,7 @@ afterAll(async () => {
   await paymentProxy?.stop();
   if (touchedOrders.size > 0) {
     const redis = new Redis(REDIS_URL);
-    await redis.del(...[...touchedOrders].map((id) => `order:v1:${id}`));
+    await redis.del(...[...touchedOrders].map((id) => `order:v2:${id}`));
     redis.disconnect();
   }
   const broker = await connect(AMQP_URL);
