@@ -14,19 +14,19 @@ import { observedChannel } from './delivery-telemetry.js';
 import { notificationService } from './handlers.js';
 import { NOTIFIED_EVENTS, readEvent } from './incoming-events.js';
 import { Notifications } from './notifications.js';
-import { PrismaNotificationStore } from './store.js';
+import { DELIVERY_TRANSACTION_IDLE_MS, PostgresNotificationStore } from './store.js';
 
 /** Wires NotificationService and starts it. Returns the bound port and the ordered shutdown steps. */
 export async function startNotificationService(config: NotificationConfig) {
   const log = createLogger('notification', config.LOG_LEVEL);
   // Each event in hand holds a connection for its whole delivery transaction; a few more serve the RPCs.
-  const db = connectDatabase(config.DATABASE_URL, config.NOTIFICATION_PREFETCH + 4);
+  const database = connectDatabase(config.DATABASE_URL, config.NOTIFICATION_PREFETCH + 4, DELIVERY_TRANSACTION_IDLE_MS);
   const channel: NotificationChannel = observedChannel(
     config.NOTIFICATION_CHANNEL === 'smtp'
       ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM, config.NOTIFICATION_PREFETCH)
       : new LogChannel(log),
   );
-  const notifications = new Notifications(new PrismaNotificationStore(db), channel, log);
+  const notifications = new Notifications(new PostgresNotificationStore(database.db, database.pool), channel, log);
   const verifier = TokenVerifier.fromPem(readPemFiles(config.JWT_PUBLIC_KEY_FILE), {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
@@ -53,7 +53,7 @@ export async function startNotificationService(config: NotificationConfig) {
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     { name: 'event consumer', run: () => consumer.stop(config.SHUTDOWN_GRACE_MS) },
     { name: 'mail channel', run: () => channel.close() },
-    { name: 'database', run: () => db.$disconnect() },
+    { name: 'database', run: () => database.close() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

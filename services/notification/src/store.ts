@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PageCursor } from '@ordermesh/kit';
+import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Database } from './db.js';
 import type { Notification, NotificationStatus, Recipient } from './generated/prisma/client.js';
@@ -26,8 +27,20 @@ export interface NotificationStore {
   listNotifications(userId: string, limit: number, after?: PageCursor): Promise<Notification[]>;
 }
 
-/** A send holds its transaction open, so the transaction must outlive the slowest send allowed. */
-const DELIVERY_TRANSACTION_TIMEOUT_MS = SEND_DEADLINE_MS + 5_000;
+/** A send holds its transaction open, so the connection must let it wait for the slowest send allowed. */
+export const DELIVERY_TRANSACTION_IDLE_MS = SEND_DEADLINE_MS + 5_000;
+
+const FIND_RECIPIENT = `
+  SELECT user_id::text AS "userId", email, display_name AS "displayName", updated_at AS "updatedAt"
+    FROM recipients WHERE user_id = $1::uuid`;
+const RETURNED = `id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`;
+const INSERT_SENT = `
+  INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, 'SENT', now())
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING ${RETURNED}`;
+const LOCK_BY_EVENT = `SELECT ${RETURNED} FROM notifications WHERE event_id = $1::uuid FOR UPDATE`;
+const MARK_SENT = `UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = $1::uuid`;
 
 interface LockedNotification {
   id: string;
@@ -46,20 +59,21 @@ const messageOf = (row: LockedNotification): OutgoingMessage => ({
   text: row.body,
 });
 
-export class PrismaNotificationStore implements NotificationStore {
-  constructor(private readonly db: Database) {}
+export class PostgresNotificationStore implements NotificationStore {
+  constructor(
+    private readonly db: Database,
+    private readonly pool: pg.Pool,
+  ) {}
 
   async saveRecipient(recipient: NewRecipient) {
     const { userId, ...contact } = recipient;
     await this.db.recipient.upsert({ where: { userId }, create: recipient, update: contact });
   }
 
-  /** Raw SQL: it runs for every event, and a model query costs Prisma several times the CPU of the round trip. */
+  /** On pg directly: it runs for every event (see db.ts). */
   async findRecipient(userId: string) {
-    const [recipient] = await this.db.$queryRaw<Recipient[]>`
-      SELECT user_id::text AS "userId", email, display_name AS "displayName", updated_at AS "updatedAt"
-        FROM recipients WHERE user_id = ${userId}::uuid`;
-    return recipient ?? null;
+    const { rows } = await this.pool.query<Recipient>(FIND_RECIPIENT, [userId]);
+    return rows[0] ?? null;
   }
 
   /**
@@ -68,36 +82,58 @@ export class PrismaNotificationStore implements NotificationStore {
    * and the commit, the event is redelivered and sent again: at least once is
    * the best any mail relay allows.
    */
-  deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
-    return this.db.$transaction(
-      async (tx) => {
-        // The first delivery inserts the row already SENT and holds it locked until it commits, which it
-        // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
-        // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
-        const [inserted] = await tx.$queryRaw<LockedNotification[]>`
-          INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
-          VALUES (${randomUUID()}::uuid, ${notification.eventId}::uuid, ${notification.userId}::uuid,
-                  ${notification.kind}, ${notification.channel}, ${notification.recipient}, ${notification.subject},
-                  ${notification.body}, 'SENT', now())
-          ON CONFLICT (event_id) DO NOTHING
-          RETURNING id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`;
-        if (inserted) {
-          await send(messageOf(inserted));
-          return true;
-        }
-        // A repeat delivery waits here for the row lock of any delivery still in progress.
-        const [row] = await tx.$queryRaw<LockedNotification[]>`
-          SELECT id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body
-            FROM notifications WHERE event_id = ${notification.eventId}::uuid FOR UPDATE`;
-        if (!row) throw new Error(`notification of event ${notification.eventId} vanished`);
-        if (row.status === 'SENT') return false;
-        // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
-        await send(messageOf(row));
-        await tx.$executeRaw`UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = ${row.id}::uuid`;
-        return true;
-      },
-      { timeout: DELIVERY_TRANSACTION_TIMEOUT_MS },
-    );
+  async deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
+    // On pg directly, as one transaction on one connection (see db.ts).
+    const connection = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await connection.query('BEGIN');
+      const sent = await this.deliverInTransaction(connection, notification, send);
+      await connection.query('COMMIT');
+      return sent;
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await connection.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      connection.release(broken);
+    }
+  }
+
+  private async deliverInTransaction(
+    connection: pg.PoolClient,
+    notification: NewNotification,
+    send: (message: OutgoingMessage) => Promise<void>,
+  ): Promise<boolean> {
+    // The first delivery inserts the row already SENT and holds it locked until it commits, which it
+    // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
+    // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
+    const inserted = await connection.query<LockedNotification>(INSERT_SENT, [
+      randomUUID(),
+      notification.eventId,
+      notification.userId,
+      notification.kind,
+      notification.channel,
+      notification.recipient,
+      notification.subject,
+      notification.body,
+    ]);
+    const first = inserted.rows[0];
+    if (first) {
+      await send(messageOf(first));
+      return true;
+    }
+    // A repeat delivery waits here for the row lock of any delivery still in progress.
+    const { rows } = await connection.query<LockedNotification>(LOCK_BY_EVENT, [notification.eventId]);
+    const row = rows[0];
+    if (!row) throw new Error(`notification of event ${notification.eventId} vanished`);
+    if (row.status === 'SENT') return false;
+    // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
+    await send(messageOf(row));
+    await connection.query(MARK_SENT, [row.id]);
+    return true;
   }
 
   listNotifications(userId: string, limit: number, after?: PageCursor) {

@@ -25,8 +25,8 @@ import { eventually } from '../../../tests/support/eventually.ts';
 import { type ReceivedMail, startMailSink } from '../../../tools/dev/mail-sink.ts';
 import { startNotificationService } from '../src/app.js';
 import { loadNotificationConfig } from '../src/config.js';
-import { connectDatabase, type Database } from '../src/db.js';
-import { PrismaNotificationStore } from '../src/store.js';
+import { connectDatabase, type Database, type DatabaseConnections } from '../src/db.js';
+import { PostgresNotificationStore } from '../src/store.js';
 
 /** The test's SMTP server: every mail NotificationService sends, in arrival order. */
 async function startSmtpSink() {
@@ -49,6 +49,7 @@ const retryDelaysMs = [200, 1_000];
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
 let db: Database;
+let connections: DatabaseConnections;
 let broker: ChannelModel;
 let publisher: EventPublisher;
 let client: NotificationServiceClient;
@@ -124,7 +125,8 @@ beforeAll(async () => {
   const service = await startNotificationService(config);
   shutdownSteps = service.shutdownSteps;
   client = new NotificationServiceClient(`127.0.0.1:${service.port}`, credentials.createInsecure());
-  db = connectDatabase(database.url, 2);
+  connections = connectDatabase(database.url, 2);
+  db = connections.db;
   broker = await connect(AMQP_URL);
   publisher = new EventPublisher(AMQP_URL, testLog, exchange);
   await untilConsuming(broker, queue);
@@ -144,7 +146,7 @@ afterAll(async () => {
     await broker.close();
   }
   await publisher?.close();
-  await db?.$disconnect();
+  await connections?.close();
   await smtp?.close();
   await database?.drop();
   if (keyDir) rmSync(keyDir, { recursive: true, force: true });
@@ -256,9 +258,9 @@ describe('NotificationService', () => {
   });
 });
 
-describe('PrismaNotificationStore.deliverOnce', () => {
+describe('PostgresNotificationStore.deliverOnce', () => {
   it('sends once when two deliveries of the same event race', async () => {
-    const store = new PrismaNotificationStore(db);
+    const store = new PostgresNotificationStore(db, connections.pool);
     const notification = {
       eventId: randomUUID(),
       userId: randomUUID(),
@@ -286,7 +288,7 @@ describe('PrismaNotificationStore.deliverOnce', () => {
     expect(row).toMatchObject({ status: 'SENT', sentAt: expect.any(Date) });
   });
   it('records nothing when the send fails, so the next delivery sends', async () => {
-    const store = new PrismaNotificationStore(db);
+    const store = new PostgresNotificationStore(db, connections.pool);
     const notification = {
       eventId: randomUUID(),
       userId: randomUUID(),
