@@ -65,9 +65,11 @@ WORKDIR /app/services/${SERVICE}
 USER 1000:1000
 EXPOSE 9464
 # Memory (docs/performance.md), the same as tools/dev/platform.ts NODE_FLAGS and NODE_RUNTIME_ENV:
-# a 4 MiB V8 semi-space keeps ~30 MiB less young generation resident per process, and two malloc
-# arenas stop libuv's crypto threads from each keeping one (~30 MiB under load).
-ENV NODE_OPTIONS="--max-semi-space-size=4" MALLOC_ARENA_MAX=2
+# a 4 MiB V8 semi-space keeps ~30 MiB less young generation resident per process; a 192 MiB old
+# space (about 30 MiB is live) makes V8 collect before ~90 MiB of garbage piles up under load, and
+# stays below the smallest overlay's 256 MiB limit; two malloc arenas stop libuv's crypto threads
+# from each keeping one (~30 MiB under load).
+ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=192" MALLOC_ARENA_MAX=2
 # node is PID 1 and handles SIGTERM itself (graceful shutdown in the service). The telemetry entry
 # point loads first (same start as tools/dev/platform.ts); OTEL_SDK_DISABLED=true turns it off.
 ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/kit/telemetry/register", "dist/main.js"]
