@@ -4,6 +4,7 @@ export * from './backoff.js';
 export * from './cache.js';
 export * from './config.js';
 export * from './consumer.js';
+export * from './database.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './fields.js';

@@ -12,7 +12,7 @@ import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'a
 import { createMigratedDatabase } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
 import { TcpProxy } from '../../../tests/support/tcp-proxy.ts';
-import { connectDatabase, type Database } from '../../payment/src/db.js';
+import { type Connections, connectDatabase, type Database } from '../../payment/src/db.js';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const runId = randomUUID().slice(0, 8);
@@ -22,6 +22,7 @@ const log = createLogger('outbox-relay-test', 'silent');
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let db: Database;
+let connections: Connections;
 let broker: ChannelModel;
 let channel: Channel;
 /** Every message the test queue received, in arrival order. */
@@ -87,7 +88,8 @@ const unsent = () => db.outboxEvent.count({ where: { sentAt: null } });
 
 beforeAll(async () => {
   database = await createMigratedDatabase('payment');
-  db = connectDatabase(database.url, 4);
+  connections = connectDatabase(database.url, { max: 4 });
+  db = connections.db;
   broker = await connect(AMQP_URL);
   channel = await broker.createChannel();
   await assertEventExchange(channel, exchange);
@@ -111,7 +113,7 @@ afterAll(async () => {
     await channel.deleteExchange(`${exchange}.unrouted`);
     await broker.close();
   }
-  await db?.$disconnect();
+  await connections?.close();
   await database?.drop();
 }, 30_000);
 

@@ -20,7 +20,10 @@ import { DELIVERY_TRANSACTION_IDLE_MS, PostgresNotificationStore } from './store
 export async function startNotificationService(config: NotificationConfig) {
   const log = createLogger('notification', config.LOG_LEVEL);
   // Each event in hand holds a connection for its whole delivery transaction; a few more serve the RPCs.
-  const database = connectDatabase(config.DATABASE_URL, config.NOTIFICATION_PREFETCH + 4, DELIVERY_TRANSACTION_IDLE_MS);
+  const database = connectDatabase(config.DATABASE_URL, {
+    max: config.NOTIFICATION_PREFETCH + 4,
+    maxTransactionIdleMs: DELIVERY_TRANSACTION_IDLE_MS,
+  });
   const channel: NotificationChannel = observedChannel(
     config.NOTIFICATION_CHANNEL === 'smtp'
       ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM, config.NOTIFICATION_PREFETCH)

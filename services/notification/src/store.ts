@@ -70,7 +70,7 @@ export class PostgresNotificationStore implements NotificationStore {
     await this.db.recipient.upsert({ where: { userId }, create: recipient, update: contact });
   }
 
-  /** On pg directly: it runs for every event (see db.ts). */
+  /** On pg directly: it runs for every event (kit database.ts). */
   async findRecipient(userId: string) {
     const { rows } = await this.pool.query<Recipient>(FIND_RECIPIENT, [userId]);
     return rows[0] ?? null;
@@ -83,7 +83,7 @@ export class PostgresNotificationStore implements NotificationStore {
    * the best any mail relay allows.
    */
   async deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
-    // On pg directly, as one transaction on one connection (see db.ts).
+    // On pg directly, as one transaction on one connection (kit database.ts).
     const connection = await this.pool.connect();
     let broken: Error | undefined;
     try {

@@ -25,7 +25,7 @@ import { eventually } from '../../../tests/support/eventually.ts';
 import { type ReceivedMail, startMailSink } from '../../../tools/dev/mail-sink.ts';
 import { startNotificationService } from '../src/app.js';
 import { loadNotificationConfig } from '../src/config.js';
-import { connectDatabase, type Database, type DatabaseConnections } from '../src/db.js';
+import { type Connections, connectDatabase, type Database } from '../src/db.js';
 import { PostgresNotificationStore } from '../src/store.js';
 
 /** The test's SMTP server: every mail NotificationService sends, in arrival order. */
@@ -49,7 +49,7 @@ const retryDelaysMs = [200, 1_000];
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
 let db: Database;
-let connections: DatabaseConnections;
+let connections: Connections;
 let broker: ChannelModel;
 let publisher: EventPublisher;
 let client: NotificationServiceClient;
@@ -125,7 +125,7 @@ beforeAll(async () => {
   const service = await startNotificationService(config);
   shutdownSteps = service.shutdownSteps;
   client = new NotificationServiceClient(`127.0.0.1:${service.port}`, credentials.createInsecure());
-  connections = connectDatabase(database.url, 2);
+  connections = connectDatabase(database.url, { max: 2 });
   db = connections.db;
   broker = await connect(AMQP_URL);
   publisher = new EventPublisher(AMQP_URL, testLog, exchange);

@@ -19,19 +19,19 @@ import { observeOrdersByState } from './metrics.js';
 import { Orders } from './orders.js';
 import { GrpcPaymentGateway } from './payment-gateway.js';
 import { SettlementWorker } from './settlement.js';
-import { PrismaOrderStore } from './store.js';
+import { PostgresOrderStore } from './store.js';
 
 /** Wires OrderService and starts it with its outbox relay and settlement worker. */
 export async function startOrderService(config: OrderConfig) {
   const log = createLogger('order', config.LOG_LEVEL);
-  const db = connectDatabase(config.DATABASE_URL);
+  const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS, 'order');
   const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const identity = ServiceTokenSigner.fromPem('order', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
   const callers = ServiceTokenVerifier.fromPem('order', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
   const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS, identity);
   const orders = new Orders(
-    new PrismaOrderStore(db),
+    new PostgresOrderStore(db, pool),
     payments,
     cache,
     protoCodec(Order),
@@ -56,7 +56,7 @@ export async function startOrderService(config: OrderConfig) {
     { name: 'payment client', run: () => payments.close() },
     { name: 'cache', run: () => cache.close() },
     { name: 'order metrics', run: stopOrderMetrics },
-    { name: 'database', run: () => db.$disconnect() },
+    { name: 'database', run: closeDatabase },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type OutboxRecord, outboxInsertCte } from '@ordermesh/kit';
+import { type OutboxRecord, outboxInsertCte, queryRows } from '@ordermesh/kit';
+import type pg from 'pg';
 import type { Database } from './db.js';
 import { type OrderStatus, Prisma, type Product } from './generated/prisma/client.js';
 import type { PricedItem } from './pricing.js';
@@ -54,8 +55,16 @@ export interface OrderStore {
 
 const withItems = { items: { orderBy: { id: 'asc' } } } as const;
 
-export class PrismaOrderStore implements OrderStore {
-  constructor(private readonly db: Database) {}
+/**
+ * The statements every order or listing runs (insert, transition, list) are
+ * composed with Prisma.sql and sent on the shared pool by pg directly, which
+ * costs less CPU than Prisma's $queryRaw (kit database.ts); the rest is Prisma.
+ */
+export class PostgresOrderStore implements OrderStore {
+  constructor(
+    private readonly db: Database,
+    private readonly pool: pg.Pool,
+  ) {}
 
   listProducts() {
     return this.db.product.findMany({ where: { active: true }, orderBy: { sku: 'asc' } });
@@ -80,7 +89,9 @@ export class PrismaOrderStore implements OrderStore {
   async insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord) {
     const id = randomUUID();
     const { items } = order;
-    const rows = await this.db.$queryRaw<OrderRow[]>`
+    const rows = await queryRows<OrderRow>(
+      this.pool,
+      Prisma.sql`
       WITH o AS (
         INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
                             payment_method_id, next_payment_attempt_at, updated_at)
@@ -97,7 +108,8 @@ export class PrismaOrderStore implements OrderStore {
          ORDER BY item.position
         RETURNING *),
       ${outboxInsertCte(Prisma, event(id), Prisma.sql`o`)}
-      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`;
+      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`,
+    );
     const [row] = rows;
     return row ? toOrder(row) : null;
   }
@@ -107,7 +119,9 @@ export class PrismaOrderStore implements OrderStore {
    * caller moved the order first) the order is read again, so the caller sees the latest.
    */
   async transition(id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord) {
-    const rows = await this.db.$queryRaw<OrderRow[]>`
+    const rows = await queryRows<OrderRow>(
+      this.pool,
+      Prisma.sql`
       WITH o AS (
         UPDATE orders
            SET status = ${change.status}::"OrderStatus", status_reason = ${change.statusReason},
@@ -116,7 +130,8 @@ export class PrismaOrderStore implements OrderStore {
         RETURNING *)${event ? Prisma.sql`, ${outboxInsertCte(Prisma, event, Prisma.sql`o`)}` : Prisma.empty}
       SELECT ${ORDER_COLUMNS},
              (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
-        FROM o`;
+        FROM o`,
+    );
     const [row] = rows;
     if (row) return toOrder(row);
     const current = await this.findOrder(id);
@@ -130,14 +145,17 @@ export class PrismaOrderStore implements OrderStore {
    * page costs the same on a user's first order as on their hundred-thousandth.
    */
   async listOrders(userId: string, limit: number, after?: { createdAt: Date; id: string }) {
-    const rows = await this.db.$queryRaw<OrderRow[]>`
+    const rows = await queryRows<OrderRow>(
+      this.pool,
+      Prisma.sql`
       SELECT ${ORDER_COLUMNS},
              (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
         FROM orders o
        WHERE o.user_id = ${userId}::uuid
              ${after ? Prisma.sql`AND (o.created_at, o.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
        ORDER BY o.created_at DESC, o.id DESC
-       LIMIT ${limit}`;
+       LIMIT ${limit}`,
+    );
     return rows.map(toOrder);
   }
 
@@ -180,11 +198,13 @@ interface ItemJson {
   unitPriceMinor: string;
 }
 
-type OrderRow = Omit<OrderWithItems, 'items'> & { items: ItemJson[] };
+/** As pg returns it: bigint columns as text, which BigInt() reads without losing precision. */
+type OrderRow = Omit<OrderWithItems, 'items' | 'totalMinor'> & { totalMinor: string; items: ItemJson[] };
 
 function toOrder(row: OrderRow): OrderWithItems {
   return {
     ...row,
+    totalMinor: BigInt(row.totalMinor),
     items: row.items.map((item) => ({ ...item, id: BigInt(item.id), unitPriceMinor: BigInt(item.unitPriceMinor) })),
   };
 }

@@ -13,12 +13,12 @@ import { paymentService } from './handlers.js';
 import { countingOutcomes } from './metrics.js';
 import { Payments } from './payments.js';
 import { SimulatedProvider } from './provider.js';
-import { PrismaPaymentStore } from './store.js';
+import { PostgresPaymentStore } from './store.js';
 
 /** Wires PaymentService and starts it. Returns the bound port and the ordered shutdown steps. */
 export async function startPaymentService(config: PaymentConfig) {
   const log = createLogger('payment', config.LOG_LEVEL);
-  const db = connectDatabase(config.DATABASE_URL);
+  const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
   const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const provider = new SimulatedProvider({
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,
@@ -26,7 +26,7 @@ export async function startPaymentService(config: PaymentConfig) {
     limitMinor: config.PAYMENT_SIM_LIMIT_MINOR,
   });
   const callers = ServiceTokenVerifier.fromPem('payment', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
-  const payments = new Payments(countingOutcomes(new PrismaPaymentStore(db)), provider, outbox.notify);
+  const payments = new Payments(countingOutcomes(new PostgresPaymentStore(db, pool)), provider, outbox.notify);
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
@@ -36,7 +36,7 @@ export async function startPaymentService(config: PaymentConfig) {
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     ...outbox.shutdownSteps,
-    { name: 'database', run: () => db.$disconnect() },
+    { name: 'database', run: closeDatabase },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

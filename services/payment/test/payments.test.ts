@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeEvent, isRoutingKey } from '@ordermesh/kit';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { failure } from '../../../tests/support/grpc.ts';
-import { connectDatabase, type Database } from '../src/db.js';
+import { type Connections, connectDatabase, type Database } from '../src/db.js';
 import { type ChargeCommand, Payments } from '../src/payments.js';
 import { SimulatedProvider } from '../src/provider.js';
-import { PrismaPaymentStore } from '../src/store.js';
+import { PostgresPaymentStore } from '../src/store.js';
 
 const GOOD_CARD = '4242424242424242';
 const DECLINED_CARD = '4000000000000002';
@@ -31,21 +31,23 @@ class CountingProvider extends SimulatedProvider {
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let db: Database;
+let connections: Connections;
 let provider: CountingProvider;
 let payments: Payments;
 let notifications = 0;
 
 beforeAll(async () => {
   database = await createMigratedDatabase('payment');
-  db = connectDatabase(database.url, 12);
+  connections = connectDatabase(database.url, { max: 12 });
+  db = connections.db;
   provider = new CountingProvider({ latencyMs: 5, declinedCards: new Set([DECLINED_CARD]), limitMinor: LIMIT_MINOR });
-  payments = new Payments(new PrismaPaymentStore(db), provider, () => {
+  payments = new Payments(new PostgresPaymentStore(db, connections.pool), provider, () => {
     notifications += 1;
   });
 }, 30_000);
 
 afterAll(async () => {
-  await db?.$disconnect();
+  await connections?.close();
   await database?.drop();
 }, 30_000);
 

@@ -35,7 +35,7 @@ export async function startUserService(config: UserConfig) {
   const verifier = issuer.verifier();
   const identity = ServiceTokenSigner.fromPem('user', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
 
-  const db = connectDatabase(config.DATABASE_URL);
+  const { db, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
   const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR, identity.interceptor('order'));
@@ -85,7 +85,7 @@ export async function startUserService(config: UserConfig) {
     ...outbox.shutdownSteps,
     { name: 'cache', run: () => cache.close() },
     { name: 'login throttle', run: () => throttle.close() },
-    { name: 'database', run: () => db.$disconnect() },
+    { name: 'database', run: closeDatabase },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
 import { failure } from '../../../tests/support/grpc.ts';
-import { connectDatabase, type Database } from '../src/db.js';
+import { type Connections, connectDatabase, type Database } from '../src/db.js';
 import { PrismaUserStore } from '../src/store.js';
 import { Users } from '../src/users.js';
 
@@ -17,6 +17,7 @@ const PASSWORD = 'a long enough password';
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let db: Database;
+let connections: Connections;
 let cache: Cache;
 let redis: Redis;
 let users: Users;
@@ -44,7 +45,8 @@ async function register(email = `${randomUUID()}@example.test`, idempotencyKey =
 
 beforeAll(async () => {
   database = await createMigratedDatabase('user');
-  db = connectDatabase(database.url, 10);
+  connections = connectDatabase(database.url, { max: 10 });
+  db = connections.db;
   const log = createLogger('users-test', 'silent');
   cache = Cache.connect(REDIS_URL, log, 60);
   redis = new Redis(REDIS_URL);
@@ -69,7 +71,7 @@ afterAll(async () => {
   if (userIds.size > 0) await redis?.del(...[...userIds].map(cacheKey));
   redis?.disconnect();
   await cache?.close();
-  await db?.$disconnect();
+  await connections?.close();
   await database?.drop();
 }, 30_000);
 
