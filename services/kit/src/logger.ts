@@ -1,19 +1,19 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger };
 
 /**
  * Adds trace_id and span_id to every line written inside a span, so a log
- * line leads to its trace and back. Without telemetry there is never an
- * active span and this returns the same empty object each time.
+ * line leads to its trace and back. A new object every time: pino merges
+ * each line's own fields into the object a mixin returns, so a shared one
+ * would carry them onto every later line.
  */
-const NO_TRACE = {};
 function traceFields() {
   const span = trace.getActiveSpan();
-  if (!span) return NO_TRACE;
+  if (!span) return {};
   const context = span.spanContext();
-  if (!isSpanContextValid(context)) return NO_TRACE;
+  if (!isSpanContextValid(context)) return {};
   return { trace_id: context.traceId, span_id: context.spanId, trace_flags: `0${context.traceFlags.toString(16)}` };
 }
 
@@ -21,8 +21,8 @@ function traceFields() {
  * Structured JSON logs, one object a line, with the service name on each.
  * Secrets that could reach a log through an error or a request are redacted.
  */
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions<never> = {
     level,
     base: { service },
     mixin: traceFields,
@@ -46,5 +46,6 @@ export function createLogger(service: string, level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
