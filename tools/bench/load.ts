@@ -67,7 +67,23 @@ export async function closedLoop(call: Call, concurrency: number, durationMs: nu
 }
 
 export async function openLoop(call: Call, rate: number, durationMs: number, maxInFlight = 2048): Promise<StepResult> {
-  const stats = recorder();
+  const [result] = await openLoopTakingTurns([call], rate, durationMs, maxInFlight);
+  return result as StepResult;
+}
+
+/**
+ * One open loop at `rate` that sends `calls` in turn and records each on its
+ * own (each at rate / calls.length): they share every moment of the step, so
+ * a stall of the machine lands on all of them alike and their latencies can
+ * be compared with each other.
+ */
+export async function openLoopTakingTurns(
+  calls: readonly Call[],
+  rate: number,
+  durationMs: number,
+  maxInFlight = 2048,
+): Promise<StepResult[]> {
+  const stats = calls.map(() => recorder());
   const intervalMs = 1000 / rate;
   const total = Math.floor((durationMs / 1000) * rate);
   const startedAt = performance.now();
@@ -80,12 +96,13 @@ export async function openLoop(call: Call, rate: number, durationMs: number, max
       const due = Math.min(total, Math.floor((now - startedAt) / intervalMs) + 1);
       while (sent < due && inFlight < maxInFlight) {
         const intendedAt = startedAt + sent * intervalMs;
+        const turn = sent % calls.length;
         sent += 1;
         inFlight += 1;
         inFlightDone.push(
-          call().then((code) => {
+          (calls[turn] as Call)().then((code) => {
             inFlight -= 1;
-            stats.record(code, micros(intendedAt));
+            stats[turn]?.record(code, micros(intendedAt));
           }),
         );
       }
@@ -94,7 +111,8 @@ export async function openLoop(call: Call, rate: number, durationMs: number, max
     };
     tick();
   });
-  stats.drop(total - sent);
+  // The calls the step could not send, each counted against the call whose turn it was.
+  for (let unsent = sent; unsent < total; unsent += 1) stats[unsent % calls.length]?.drop(1);
   await Promise.all(inFlightDone);
-  return stats.result(durationMs / 1000, { offeredRate: rate });
+  return stats.map((turnStats) => turnStats.result(durationMs / 1000, { offeredRate: rate / calls.length }));
 }

@@ -49,14 +49,14 @@ export function printSteps(steps: readonly Step[]): void {
     'p99.9 ms',
     'errors',
   ];
-  const widths = [22, 8, 14, 9, 10, 8, 8, 8, 9, 0];
+  const widths = [22, 8, 18, 9, 10, 8, 8, 8, 9, 0];
   console.log(header.map((h, i) => (i < 3 ? h.padEnd(widths[i] ?? 0) : pad(h, widths[i] ?? 0))).join(' '));
   for (const step of steps) {
     const { result } = step;
     const row = [
       step.scenario.padEnd(22),
       step.system.padEnd(8),
-      step.load.padEnd(14),
+      step.load.padEnd(18),
       pad(result.offeredRate ? result.offeredRate.toFixed(0) : '-', 9),
       pad(result.achievedRate.toFixed(0), 10),
       ...[50, 90, 99, 99.9].map((p, i) => pad(ms(result.histogram.getValueAtPercentile(p)), i === 3 ? 9 : 8)),
