@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Metadata } from '@grpc/grpc-js';
 import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { unauthenticated } from './errors.js';
-import { VerifiedTokens } from './verified-tokens.js';
+import { ExpiringMap } from './expiring-map.js';
 
 const ALGORITHM = 'ES256';
 
@@ -106,7 +106,7 @@ export class TokenVerifier {
    * remembered for at most a minute, so a key taken out of rotation stops
    * working within a minute even in a running process.
    */
-  private readonly verified = new VerifiedTokens<string>(VERIFIED_ACCESS_TOKENS);
+  private readonly verified = new ExpiringMap<string>(VERIFIED_ACCESS_TOKENS);
 
   constructor(
     private readonly keys: KeyObject[],

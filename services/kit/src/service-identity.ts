@@ -4,7 +4,7 @@ import { InterceptingCall, type Interceptor, Metadata, status } from '@grpc/grpc
 import { decodeJwt, jwtVerify, SignJWT } from 'jose';
 import { expectEs256Key } from './auth.js';
 import { AppError, permissionDenied } from './errors.js';
-import { VerifiedTokens } from './verified-tokens.js';
+import { ExpiringMap } from './expiring-map.js';
 
 /**
  * Caller identity between services without the mesh.
@@ -128,14 +128,14 @@ export class ServiceTokenSigner {
 /** Verifies the service tokens sent to one service (`audience`) against the callers' public keys. */
 export class ServiceTokenVerifier {
   /** Plain (unbound) tokens already verified, until they lapse: a caller reuses one for ~40 s. */
-  private readonly verified: VerifiedTokens<ServiceCaller>;
+  private readonly verified: ExpiringMap<ServiceCaller>;
 
   private constructor(
     private readonly audience: string,
     private readonly keysByCaller: ReadonlyMap<string, readonly KeyObject[]>,
     private readonly now: () => number,
   ) {
-    this.verified = new VerifiedTokens(VERIFIED_CACHE_SIZE, now);
+    this.verified = new ExpiringMap(VERIFIED_CACHE_SIZE, now);
   }
 
   /** `trusted` maps a caller's name to its public keys (two while its key rotates). */

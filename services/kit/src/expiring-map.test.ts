@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { VerifiedTokens } from './verified-tokens.js';
+import { ExpiringMap } from './expiring-map.js';
 
-describe('VerifiedTokens', () => {
-  it('answers a remembered token until it lapses, then forgets it', () => {
+describe('ExpiringMap', () => {
+  it('answers a remembered key until it lapses, then forgets it', () => {
     let now = 1_000;
-    const tokens = new VerifiedTokens<string>(10, () => now);
+    const tokens = new ExpiringMap<string>(10, () => now);
     tokens.remember('t1', 'alice', 2_000);
     expect(tokens.get('t1')).toBe('alice');
     expect(tokens.get('t2')).toBeUndefined();
@@ -14,7 +14,7 @@ describe('VerifiedTokens', () => {
 
   it('stays within its capacity, dropping lapsed entries first and then the oldest', () => {
     let now = 0;
-    const tokens = new VerifiedTokens<number>(2, () => now);
+    const tokens = new ExpiringMap<number>(2, () => now);
     tokens.remember('short', 1, 10);
     tokens.remember('long', 2, 1_000);
     now = 20;
