@@ -1,4 +1,4 @@
-import type { Logger, PageCursor } from '@ordermesh/kit';
+import { ExpiringMap, type Logger, type PageCursor } from '@ordermesh/kit';
 import type { NotificationChannel } from './channels.js';
 import type { NotifiableEvent } from './incoming-events.js';
 import { composeMessage } from './messages.js';
@@ -10,16 +10,30 @@ export class UnknownRecipientError extends Error {
 }
 
 /**
+ * A user's contact details are written once, from their user.registered, and
+ * read for every later event (an order makes two): remembered for a minute,
+ * which spares two database round trips per order and would bound how long a
+ * change, were one ever published, took to reach every replica.
+ */
+const RECIPIENT_MEMORY_MS = 60_000;
+const RECIPIENTS_REMEMBERED = 10_000;
+
+/**
  * NotificationService's rules: keep each user's contact details from
  * user.registered, and tell the user about each event once, however often it
  * is delivered.
  */
 export class Notifications {
+  private readonly recipients: ExpiringMap<NewRecipient>;
+
   constructor(
     private readonly store: NotificationStore,
     private readonly channel: NotificationChannel,
     private readonly log: Logger,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.recipients = new ExpiringMap(RECIPIENTS_REMEMBERED, now);
+  }
 
   async notify(event: NotifiableEvent): Promise<void> {
     const recipient = await this.recipientOf(event);
@@ -51,11 +65,20 @@ export class Notifications {
       const { userId, email, displayName } = event.payload;
       const recipient = { userId, email, displayName };
       await this.store.saveRecipient(recipient);
+      this.remember(recipient);
       return recipient;
     }
+    const known = this.recipients.get(event.payload.userId);
+    if (known) return known;
     const recipient = await this.store.findRecipient(event.payload.userId);
     // Events can overtake the user.registered of their user: wait for it.
     if (!recipient) throw new UnknownRecipientError(`recipient ${event.payload.userId} is not known yet`);
+    const { userId, email, displayName } = recipient;
+    return this.remember({ userId, email, displayName });
+  }
+
+  private remember(recipient: NewRecipient): NewRecipient {
+    this.recipients.remember(recipient.userId, recipient, this.now() + RECIPIENT_MEMORY_MS);
     return recipient;
   }
 }
