@@ -1,4 +1,5 @@
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError, type status } from '@grpc/grpc-js';
+import { AppError } from '../../services/kit/src/errors.ts';
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 type Method<Req, Res> = (
@@ -36,4 +37,15 @@ export async function failure(promise: Promise<unknown>): Promise<ServiceError> 
     return error as ServiceError;
   }
   throw new Error('the call succeeded, but it was expected to fail');
+}
+
+/** The status and message of the kit's AppError a promise was refused with; any other error is rethrown. */
+export async function rejection(promise: Promise<unknown>): Promise<{ code: status; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('the promise was fulfilled, but it was expected to be refused');
 }

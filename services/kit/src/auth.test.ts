@@ -3,8 +3,8 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { forgedAccessTokens, malformedAuthorization } from '../../../tests/security/support/identity-forgery.ts';
+import { rejection } from '../../../tests/support/grpc.ts';
 import { TokenIssuer, TokenVerifier } from './auth.js';
-import { AppError } from './errors.js';
 
 const settings = { issuer: 'ordermesh-user', audience: 'ordermesh', ttlSeconds: 600 };
 const pemPair = () => {
@@ -20,16 +20,6 @@ const bearer = (header: string | undefined) => {
   if (header !== undefined) metadata.set('authorization', header);
   return metadata;
 };
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: status; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('the token was accepted, but it was expected to be refused');
-}
 
 describe('TokenVerifier', () => {
   const key = pemPair();

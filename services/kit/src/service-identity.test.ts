@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { AppError } from './errors.js';
+import { rejection } from '../../../tests/support/grpc.ts';
 import {
   allowCallers,
   chargeBinding,
@@ -44,17 +44,6 @@ const withToken = (token: string) => {
   metadata.set(SERVICE_TOKEN_METADATA, token);
   return metadata;
 };
-
-/** The status and message a verification failed with. */
-async function rejection(promise: Promise<unknown>): Promise<{ code: status; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('verification succeeded, but it was expected to fail');
-}
 
 describe('service tokens', () => {
   it('verify as the signing caller, for the audience they were made for', async () => {

@@ -259,17 +259,20 @@ describe('NotificationService', () => {
 });
 
 describe('PostgresNotificationStore.deliverOnce', () => {
+  /** A notification of a new event of its own, to `recipient`. */
+  const newNotification = (recipient: string) => ({
+    eventId: randomUUID(),
+    userId: randomUUID(),
+    kind: 'order.placed',
+    channel: 'test',
+    recipient,
+    subject: 'subject',
+    body: 'body',
+  });
+
   it('sends once when two deliveries of the same event race', async () => {
     const store = new PostgresNotificationStore(db, connections.pool);
-    const notification = {
-      eventId: randomUUID(),
-      userId: randomUUID(),
-      kind: 'order.placed',
-      channel: 'test',
-      recipient: 'race@example.test',
-      subject: 'subject',
-      body: 'body',
-    };
+    const notification = newNotification('race@example.test');
     const sent: string[] = [];
     // A slow send keeps the first transaction open while the second one arrives.
     const slowSend = async (message: { to: string }) => {
@@ -289,15 +292,7 @@ describe('PostgresNotificationStore.deliverOnce', () => {
   });
   it('records nothing when the send fails, so the next delivery sends', async () => {
     const store = new PostgresNotificationStore(db, connections.pool);
-    const notification = {
-      eventId: randomUUID(),
-      userId: randomUUID(),
-      kind: 'order.placed',
-      channel: 'test',
-      recipient: 'retry@example.test',
-      subject: 'subject',
-      body: 'body',
-    };
+    const notification = newNotification('retry@example.test');
     const failingSend = async () => {
       throw new Error('relay refused');
     };
