@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -24,11 +24,11 @@ const bearer = (header: string | undefined) => {
 describe('TokenVerifier', () => {
   const key = pemPair();
   const verifier = TokenVerifier.fromPem([key.publicPem], settings);
-  const claims = { iss: settings.issuer, aud: settings.audience, sub: 'user-1' };
+  const claims = { iss: settings.issuer, aud: settings.audience, sub: randomUUID() };
 
   it('accepts a well-formed token signed by the key', async () => {
     const { good } = forgedAccessTokens(key.privatePem, claims);
-    await expect(verifier.authenticate(bearer(`Bearer ${good}`))).resolves.toBe('user-1');
+    await expect(verifier.authenticate(bearer(`Bearer ${good}`))).resolves.toBe(claims.sub);
   });
 
   it('refuses every forged, stale or malformed token with the same UNAUTHENTICATED message', async () => {
@@ -49,7 +49,7 @@ describe('TokenVerifier', () => {
 
   it('allows a little clock skew, so a token minted a second "in the future" by another host still works', async () => {
     const { good } = forgedAccessTokens(key.privatePem, claims, Date.now() / 1000 + 5);
-    await expect(verifier.verify(good)).resolves.toBe('user-1');
+    await expect(verifier.verify(good)).resolves.toBe(claims.sub);
   });
 });
 
@@ -58,10 +58,11 @@ describe('TokenIssuer during a key rotation', () => {
     const old = pemPair();
     const next = pemPair();
     const before = await TokenIssuer.fromPem(old.privatePem, settings);
-    const oldToken = (await before.issue('user-1')).token;
+    const [oldUser, newUser] = [randomUUID(), randomUUID()];
+    const oldToken = (await before.issue(oldUser)).token;
 
     const rotating = await TokenIssuer.fromPem(next.privatePem, settings, [old.publicPem]);
-    const newToken = (await rotating.issue('user-2')).token;
+    const newToken = (await rotating.issue(newUser)).token;
     const { keys } = rotating.jwks();
     expect(keys).toHaveLength(2);
     expect(new Set(keys.map((k) => k.kid)).size).toBe(2);
@@ -77,13 +78,13 @@ describe('TokenIssuer during a key rotation', () => {
       ).resolves.toBeTruthy();
     }
     const verifier = rotating.verifier();
-    await expect(verifier.verify(oldToken)).resolves.toBe('user-1');
-    await expect(verifier.verify(newToken)).resolves.toBe('user-2');
+    await expect(verifier.verify(oldToken)).resolves.toBe(oldUser);
+    await expect(verifier.verify(newToken)).resolves.toBe(newUser);
 
     const after = await TokenIssuer.fromPem(next.privatePem, settings);
     expect(after.jwks().keys).toHaveLength(1);
     expect((await rejection(after.verifier().verify(oldToken))).code).toBe(status.UNAUTHENTICATED);
-    await expect(after.verifier().verify(newToken)).resolves.toBe('user-2');
+    await expect(after.verifier().verify(newToken)).resolves.toBe(newUser);
   });
 
   it('publishes a key listed twice once', async () => {

@@ -4,6 +4,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { unauthenticated } from './errors.js';
 import { ExpiringMap } from './expiring-map.js';
+import { UUID } from './fields.js';
 
 const ALGORITHM = 'ES256';
 
@@ -122,7 +123,8 @@ export class TokenVerifier {
 
   /**
    * Returns the user id of a valid token. Any failure (format, algorithm,
-   * signature, issuer, audience, expiry, not-before, issued-at) is the same
+   * signature, issuer, audience, expiry, not-before, issued-at, a subject that
+   * is not a UUID) is the same
    * UNAUTHENTICATED with the same message, so it tells an attacker nothing.
    */
   async verify(token: string): Promise<string> {
@@ -139,7 +141,9 @@ export class TokenVerifier {
           clockTolerance: CLOCK_LEEWAY_SECONDS,
           maxTokenAge: MAX_TOKEN_AGE_SECONDS,
         });
-        if (payload.sub) {
+        // Every user id is a UUID: any other subject, even one signed with our key, would reach the
+        // database as a malformed id (an INTERNAL error) instead of being refused here.
+        if (typeof payload.sub === 'string' && UUID.test(payload.sub)) {
           // exp and iat are required claims, so both are numbers here.
           const lapses = Math.min(payload.exp as number, (payload.iat as number) + MAX_TOKEN_AGE_SECONDS) * 1000;
           this.verified.remember(token, payload.sub, Math.min(lapses, Date.now() + VERIFIED_ACCESS_TOKEN_MS));

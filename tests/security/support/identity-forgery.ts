@@ -50,6 +50,10 @@ export function forgedAccessTokens(privateKeyPem: string, claims: AccessTokenCla
     'wrong issuer': signed({ ...valid, iss: 'someone-else' }),
     'wrong audience': signed({ ...valid, aud: 'another-app' }),
     'no subject': signed({ iss: valid.iss, aud: valid.aud, iat: now, exp: now + 600 }),
+    // Signed with the real key, so only the subject's form is wrong: every id in ordermesh is a UUID.
+    'subject not a UUID': signed({ ...valid, sub: 'not-a-uuid' }),
+    'subject a UUID with more after it': signed({ ...valid, sub: `${claims.sub}' OR '1'='1` }),
+    'subject a number': signed({ ...valid, sub: 12345 }),
     'no expiry': signed({ ...claims, iat: now }),
     'signed by another key': signed(valid, strangerKey),
     'ES384 on a P-384 key': es384(valid, p384),
