@@ -68,7 +68,7 @@ export class Orders {
     } catch (error) {
       // A retry of an order placed before its product was withdrawn still gets the first answer.
       const existing = await this.store.findOrderByKey(command.userId, command.idempotencyKey);
-      if (existing) return this.sameRequest(existing, hash);
+      if (existing) return this.replay(existing, hash, command.within);
       throw error;
     }
     // Insert first: the unique (user, key) index, not a read before, tells a retry from a new order.
@@ -96,7 +96,7 @@ export class Orders {
       const winner = await this.store.findOrderByKey(command.userId, command.idempotencyKey);
       // The other order with this key was deleted in between: nothing to compare with, so the caller retries.
       if (!winner) throw unavailable('the order could not be placed; try again');
-      return this.sameRequest(winner, hash);
+      return this.replay(winner, hash, command.within);
     }
     this.onEventWritten();
     return this.toMessage(await this.tryCharge(order, command.within));
@@ -181,9 +181,16 @@ export class Orders {
     return settled;
   }
 
-  private sameRequest(order: OrderWithItems, hash: string): OrderMessage {
+  /**
+   * The answer to a repeated CreateOrder. An order still awaiting payment is
+   * charged again (PaymentService charges once per order whoever asks), so
+   * every copy reports the outcome the first one gets rather than a moment of
+   * it, and a retry after an unknown outcome learns how it ended.
+   */
+  private async replay(order: OrderWithItems, hash: string, within?: Date | number): Promise<OrderMessage> {
     if (order.requestHash !== hash) throw alreadyExists('idempotency_key was already used for a different order');
-    return this.toMessage(order);
+    const current = order.status === 'PENDING_PAYMENT' ? await this.tryCharge(order, within) : order;
+    return this.toMessage(current);
   }
 
   /** Charges a pending order. A PaymentService that cannot be reached leaves it pending; that is not an error. */
