@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OrderStatus } from '@ordermesh/proto/order';
 import { User } from '@ordermesh/proto/user';
@@ -101,6 +101,70 @@ describe('when a dependency fails', () => {
       await e2e.platform.stopService('payment');
       await e2e.platform.startService('payment');
     }
+  });
+
+  it('never says "nothing was changed" about an order it may have placed, and a retry with the key learns the outcome', async () => {
+    const { users } = e2e;
+    const buyer = await e2e.signUp();
+    // A charge outlasts UserService's wait for OrderService, and some callers' deadlines are shorter still,
+    // so answers come while the order is being written or charged.
+    await e2e.platform.stopService('payment');
+    await e2e.platform.startService('payment', { PAYMENT_SIM_LATENCY_MS: '150' });
+    await e2e.platform.stopService('user');
+    await e2e.platform.startService('user', { DOWNSTREAM_TIMEOUT_MS: '100' });
+    const tries: { key: string; deadlineMs: number; code: status; details: string }[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const key = randomUUID();
+        const deadlineMs = 20 + Math.round((i * 380) / 39); // 20 ms to 400 ms
+        const request = { idempotencyKey: key, lines: mug, paymentMethodId: buyer.cardId };
+        const answer = await call(users.placeOrder.bind(users), request, buyer.token, { deadline: deadlineMs }).then(
+          () => ({ code: status.OK, details: '' }),
+          (error: ServiceError) => ({ code: error.code, details: error.details }),
+        );
+        tries.push({ key, deadlineMs, ...answer });
+      }
+    } finally {
+      await e2e.platform.stopService('user');
+      await e2e.platform.startService('user');
+      await e2e.platform.stopService('payment');
+      await e2e.platform.startService('payment');
+    }
+
+    const placedKeys = new Set(
+      (
+        await query(e2e.databaseUrl('order'), 'SELECT idempotency_key AS key FROM orders WHERE user_id = $1', [
+          buyer.userId,
+        ])
+      ).map((row) => row.key),
+    );
+    const failed = tries.filter((t) => t.code !== status.OK);
+    expect(
+      failed.map((t) => t.code).filter((code) => code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED),
+    ).toEqual([]);
+    // The race was reproduced: some calls failed although their order was placed ...
+    expect(failed.filter((t) => placedKeys.has(t.key)).length).toBeGreaterThan(0);
+    // ... and none of those was told that nothing was changed.
+    const promisedNothing = failed.filter((t) => /nothing was changed/.test(t.details));
+    expect(promisedNothing.filter((t) => placedKeys.has(t.key))).toEqual([]);
+
+    // Retrying each failed call with its key, as the answer says, gives one order per key, each paid once.
+    for (const { key } of failed) {
+      const request = { idempotencyKey: key, lines: mug, paymentMethodId: buyer.cardId };
+      const retried = await call(users.placeOrder.bind(users), request, buyer.token);
+      expect(retried.order?.status).toBe(OrderStatus.ORDER_STATUS_PAID);
+    }
+    const perKey = await query(
+      e2e.databaseUrl('order'),
+      'SELECT idempotency_key AS key, count(*)::int AS n FROM orders WHERE user_id = $1 GROUP BY 1 HAVING count(*) > 1',
+      [buyer.userId],
+    );
+    expect(perKey).toEqual([]);
+    const orders = await query(e2e.databaseUrl('order'), 'SELECT id FROM orders WHERE user_id = $1', [buyer.userId]);
+    const payments = await query(e2e.databaseUrl('payment'), 'SELECT status FROM payments WHERE user_id = $1', [
+      buyer.userId,
+    ]);
+    expect(payments).toEqual(orders.map(() => ({ status: 'SUCCEEDED' })));
   });
 
   it('loses no event while RabbitMQ is unreachable, and delivers them all once it is back', async () => {

@@ -11,7 +11,7 @@ type Method<Req, Res> = (
 
 /**
  * One unary call as a public client makes it, with a 15 s deadline unless
- * `deadline` is false (some clients set none); `token` goes in the
+ * `deadline` is false (some clients set none) or a number of milliseconds; `token` goes in the
  * authorization metadata, added to `metadata` (e.g. a service token from
  * service-identity.ts, for calling OrderService or PaymentService directly).
  */
@@ -19,11 +19,12 @@ export function call<Req, Res>(
   method: Method<Req, Res>,
   request: Req,
   token?: string,
-  { deadline = true, metadata: base }: { deadline?: boolean; metadata?: Metadata } = {},
+  { deadline = true, metadata: base }: { deadline?: boolean | number; metadata?: Metadata } = {},
 ): Promise<Res> {
   const metadata = base?.clone() ?? new Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
-  const options = deadline ? { deadline: new Date(Date.now() + 15_000) } : {};
+  const timeoutMs = deadline === true ? 15_000 : deadline;
+  const options = timeoutMs === false ? {} : { deadline: new Date(Date.now() + timeoutMs) };
   return new Promise((resolve, reject) =>
     method(request, metadata, options, (error, response) => (error ? reject(error) : resolve(response))),
   );

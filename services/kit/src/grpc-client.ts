@@ -85,14 +85,54 @@ const PASSED_ON = new Set<status>([
 ]);
 
 /**
+ * grpc-js's answers for a call it failed before sending anything: no
+ * connection to pick (a load balancer in transient failure) or no address to
+ * try. Only these prove that the callee never saw the request.
+ */
+const NEVER_SENT = [/^(\w+: )?No connection established/, /^Name resolution failed/];
+
+function neverSent(error: Partial<ServiceError>): boolean {
+  return error.code === status.UNAVAILABLE && NEVER_SENT.some((pattern) => pattern.test(error.details ?? ''));
+}
+
+export interface DownstreamCall {
+  /** What the caller is told is unavailable, e.g. 'orders'. */
+  subject: string;
+  /**
+   * For a call that changes something: what may have happened when the callee
+   * got the request but did not answer, e.g. 'the order may have been placed'.
+   * Absent for reads, where a failed call changed nothing whatever happened.
+   */
+  mayHave?: string;
+  /** The deadline of the call being served: when it has passed, the caller hears DEADLINE_EXCEEDED. */
+  within?: Date | number;
+}
+
+/**
  * Turns a downstream failure into what our caller should see: its own status
- * for the caller-facing ones, UNAVAILABLE with `unreachableMessage` when the
- * service could not be reached in time, and anything else unchanged (so it
+ * for the caller-facing ones; for a callee that could not be reached or did not
+ * answer in time, UNAVAILABLE that promises "nothing was changed" only when
+ * that is proven (a read, or a request never sent), and otherwise an answer
+ * that says the outcome is unknown and how to learn it, so that nobody retries
+ * with a new idempotency key and pays twice; anything else unchanged (so it
  * becomes a bare INTERNAL).
  */
-export function translateDownstreamError(error: unknown, unreachableMessage: string): Error {
+export function translateDownstreamError(error: unknown, call: DownstreamCall, now = Date.now()): Error {
   const serviceError = error as Partial<ServiceError>;
-  if (isUnreachable(error)) return new AppError(status.UNAVAILABLE, unreachableMessage);
+  if (isUnreachable(error)) {
+    if (!call.mayHave || neverSent(serviceError)) {
+      return new AppError(
+        status.UNAVAILABLE,
+        `${call.subject} are unavailable right now; nothing was changed, please try again in a moment`,
+      );
+    }
+    const learn = `${call.mayHave}: retry with the same idempotency_key to learn the outcome`;
+    const deadline = call.within instanceof Date ? call.within.getTime() : call.within;
+    if (serviceError.code === status.DEADLINE_EXCEEDED && deadline !== undefined && now >= deadline) {
+      return new AppError(status.DEADLINE_EXCEEDED, `the deadline ran out before ${call.subject} answered; ${learn}`);
+    }
+    return new AppError(status.UNAVAILABLE, `${call.subject} did not answer; ${learn}`);
+  }
   if (typeof serviceError.code === 'number' && PASSED_ON.has(serviceError.code)) {
     return new AppError(serviceError.code, serviceError.details ?? 'request failed');
   }

@@ -3,6 +3,7 @@ import {
   bindService,
   type CallContext,
   callUnary,
+  type DownstreamCall,
   fields,
   type Logger,
   parseRequest,
@@ -39,8 +40,12 @@ export interface Downstream {
   timeoutMs: number;
 }
 
-const ORDERS_DOWN = 'orders are unavailable right now; nothing was changed, please try again in a moment';
-const PAYMENTS_DOWN = 'payment methods are unavailable right now; nothing was changed, please try again in a moment';
+/** What a failed downstream call is about; mutating calls say what may have happened (kit translateDownstreamError). */
+const ORDERS = { subject: 'orders' };
+const PAYMENT_METHODS = { subject: 'payment methods' };
+const PLACE_ORDER = { ...ORDERS, mayHave: 'the order may have been placed' };
+const CANCEL_ORDER = { ...ORDERS, mayHave: 'the order may have been cancelled' };
+const ADD_PAYMENT_METHOD = { ...PAYMENT_METHODS, mayHave: 'the payment method may have been added' };
 
 /**
  * gRPC edge of UserService, the public API. Every call but Register, Login
@@ -60,9 +65,9 @@ export function userService(
   log: Logger,
 ) {
   const { orders, payments } = downstream;
-  const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, context: CallContext, unreachable: string) =>
+  const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, context: CallContext, about: DownstreamCall) =>
     callUnary(method, request, { timeoutMs: downstream.timeoutMs, within: context.deadline }).catch((error) => {
-      throw translateDownstreamError(error, unreachable);
+      throw translateDownstreamError(error, { ...about, within: context.deadline });
     });
   const order = (response: { order: Order | undefined }): Order => {
     if (!response.order) throw new Error('OrderService answered without an order');
@@ -92,30 +97,30 @@ export function userService(
         const userId = await tokens.authenticate(context.metadata);
         parseRequest(withKey, request);
         const method = payments.addPaymentMethod.bind(payments);
-        return call(method, { ...request, userId }, context, PAYMENTS_DOWN);
+        return call(method, { ...request, userId }, context, ADD_PAYMENT_METHOD);
       },
       async listPaymentMethods(_request, context) {
         const userId = await tokens.authenticate(context.metadata);
-        return call(payments.listPaymentMethods.bind(payments), { userId }, context, PAYMENTS_DOWN);
+        return call(payments.listPaymentMethods.bind(payments), { userId }, context, PAYMENT_METHODS);
       },
       async listProducts(_request, context) {
-        return call(orders.listProducts.bind(orders), {}, context, ORDERS_DOWN);
+        return call(orders.listProducts.bind(orders), {}, context, ORDERS);
       },
       async placeOrder(request, context) {
         const userId = await tokens.authenticate(context.metadata);
         parseRequest(withKey, request);
-        const placed = order(await call(orders.createOrder.bind(orders), { ...request, userId }, context, ORDERS_DOWN));
+        const placed = order(await call(orders.createOrder.bind(orders), { ...request, userId }, context, PLACE_ORDER));
         return { order: placed, message: placeOrderMessage(placed) };
       },
       async listMyOrders(request, context) {
         const userId = await tokens.authenticate(context.metadata);
         const { pageSize, pageToken } = parseRequest(page, request);
-        return call(orders.listOrders.bind(orders), { userId, pageSize, pageToken }, context, ORDERS_DOWN);
+        return call(orders.listOrders.bind(orders), { userId, pageSize, pageToken }, context, ORDERS);
       },
       async getMyOrder(request, context) {
         const userId = await tokens.authenticate(context.metadata);
         const { orderId: id } = parseRequest(orderId, request);
-        const found = order(await call(orders.getOrder.bind(orders), { orderId: id, userId }, context, ORDERS_DOWN));
+        const found = order(await call(orders.getOrder.bind(orders), { orderId: id, userId }, context, ORDERS));
         // The order is what was asked for; its payment is extra, so an unreachable PaymentService degrades the answer, not fails it.
         try {
           const { payment } = await callUnary(
@@ -135,7 +140,7 @@ export function userService(
         const userId = await tokens.authenticate(context.metadata);
         const { orderId: id, idempotencyKey } = parseRequest(orderId.extend(withKey.shape), request);
         const cancel = orders.cancelOrder.bind(orders);
-        return { order: order(await call(cancel, { orderId: id, userId, idempotencyKey }, context, ORDERS_DOWN)) };
+        return { order: order(await call(cancel, { orderId: id, userId, idempotencyKey }, context, CANCEL_ORDER)) };
       },
     },
     log,
