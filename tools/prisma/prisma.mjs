@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 // Runs the Prisma CLI for one service, offline:
 //   node tools/prisma/prisma.mjs <service> <prisma args...>
 // e.g. node tools/prisma/prisma.mjs user migrate deploy
@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 
 const here = import.meta.dirname;
 const repoRoot = path.resolve(here, '../..');
@@ -41,20 +42,29 @@ try {
 }
 
 const prismaCli = createRequire(path.join(repoRoot, 'package.json')).resolve('prisma/build/index.js');
-const result = spawnSync(
-  process.execPath,
-  [prismaCli, ...prismaArgs, '--config', path.join(here, 'prisma.config.mjs')],
-  {
-    cwd: repoRoot,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      ORDERMESH_PRISMA_SERVICE: service,
-      PRISMA_SCHEMA_ENGINE_BINARY: engine,
-      // The engine shim starts with `#!/usr/bin/env node`: make that the Node running this script.
-      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
-    },
+const child = spawn(process.execPath, [prismaCli, ...prismaArgs, '--config', path.join(here, 'prisma.config.mjs')], {
+  cwd: repoRoot,
+  // stderr is filtered (below); stdin and stdout stay the terminal's, so prompts still work.
+  stdio: ['inherit', 'inherit', 'pipe'],
+  env: {
+    ...process.env,
+    ORDERMESH_PRISMA_SERVICE: service,
+    PRISMA_SCHEMA_ENGINE_BINARY: engine,
+    // The engine shim starts with `#!/usr/bin/env node`: make that the Node running this script.
+    PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
   },
-);
-if (result.error) fail(result.error.message);
-process.exit(result.status ?? 1);
+});
+
+// Every command announces which config and schema it loaded; this script chose both, so that is
+// noise in `npm start` and the test output. Everything else Prisma writes to stderr passes through.
+const ANNOUNCEMENT = /^(Loaded Prisma config from |Prisma schema loaded from )/;
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+let droppedLast = false;
+createInterface({ input: child.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+  const plain = line.replace(ANSI, '').trim();
+  const drop = ANNOUNCEMENT.test(plain) || (droppedLast && plain === '');
+  droppedLast = drop && plain !== '';
+  if (!drop) process.stderr.write(`${line}\n`);
+});
+child.on('error', (error) => fail(error.message));
+child.on('close', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
