@@ -1,14 +1,17 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { NotificationStatus } from '@ordermesh/proto/notification';
 import { OrderStatus } from '@ordermesh/proto/order';
 import { PaymentStatus } from '@ordermesh/proto/payment';
+import { ROOT } from '../../tools/dev/platform.ts';
+import { listServicesByReflection } from '../../tools/grpc/reflection.ts';
 import { query } from '../support/databases.ts';
 import { DECLINED_CARD, type E2E, startE2E } from '../support/e2e.ts';
 import { eventually } from '../support/eventually.ts';
 import { call, failure } from '../support/grpc.ts';
-import { listServicesByReflection } from '../support/reflection.ts';
 
 let e2e: E2E;
 
@@ -278,6 +281,58 @@ describe('the public API, end to end across four processes', () => {
       const listed = await listServicesByReflection(e2e.platform.address(name as keyof typeof expected));
       expect(listed).toEqual([service]);
     }
+  });
+
+  it('is callable from the command line with `npm run grpc`, by reflection', async () => {
+    const address = e2e.platform.address('user');
+    const grpc = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          ['--experimental-strip-types', '--no-warnings', join(ROOT, 'tools/grpc/main.ts'), '--addr', address, ...args],
+          { env: { ...process.env, ...env } },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+        ),
+      );
+
+    const listed = await grpc(['list']);
+    expect(listed.stdout.split('\n')).toEqual(expect.arrayContaining(['ordermesh.user.v1.UserService/PlaceOrder']));
+
+    const email = `${randomUUID()}@example.com`;
+    const registration = {
+      idempotencyKey: randomUUID(),
+      email,
+      password: 'a long enough password',
+      displayName: 'Cli',
+    };
+    const registered = await grpc(['Register', JSON.stringify(registration)]);
+    expect(registered).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(registered.stdout)).toMatchObject({ user: { email, displayName: 'Cli' } });
+    const login = await grpc(['UserService/Login', JSON.stringify({ email, password: 'a long enough password' })]);
+    const { accessToken } = JSON.parse(login.stdout) as { accessToken: string };
+    const profile = await grpc(['ordermesh.user.v1.UserService/GetProfile'], { ORDERMESH_TOKEN: accessToken });
+    expect(JSON.parse(profile.stdout)).toMatchObject({ user: { email } });
+
+    // Failures say what is wrong: the call's status, or the request's mistake before any call.
+    expect(await grpc(['GetProfile'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^ERROR: UNAUTHENTICATED \(16\): /),
+    });
+    const unknownField = await grpc(['Login', '{"email":"a@example.com","pasword":"x"}']);
+    expect(unknownField).toMatchObject({ code: 2, stderr: expect.stringContaining('"pasword" is unknown') });
+    const unknownMethod = await grpc(['Logon']);
+    expect(unknownMethod).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('no method "Logon"; there are: UserService/Register'),
+    });
+    expect(await grpc(['Login', '{email}'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('the request is not JSON'),
+    });
+    expect(await grpc(['--deadline-ms', 'soon', 'Login'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--deadline-ms "soon"'),
+    });
   });
 
   it('serves a client that sets no deadline, bounding the downstream calls itself', async () => {

@@ -10,9 +10,10 @@ import {
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import type { Message } from 'protobufjs';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { AppError, invalidArgument, isTransientDatabaseError } from './errors.js';
 import type { Logger } from './logger.js';
 import { secondsSince, serviceMeter } from './metrics.js';
@@ -188,9 +189,27 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-function loadDescriptorSet() {
+/**
+ * The files of proto/'s descriptor set, each as buf wrote it, for server
+ * reflection. (proto-loader's loadFileDescriptorSetFromBuffer rebuilds them
+ * through protobufjs and drops every file's imports, so that a reflection
+ * client such as grpcurl or `npm run grpc` could not resolve Timestamp or Money.)
+ */
+function reflectedFiles(): ConstructorParameters<typeof ReflectionService>[0] {
   const require = createRequire(import.meta.url);
-  return loadFileDescriptorSetFromBuffer(readFileSync(require.resolve('@ordermesh/proto/descriptor-set')));
+  const bytes = readFileSync(require.resolve('@ordermesh/proto/descriptor-set'));
+  // protobufjs types a decoded message loosely; a FileDescriptorSet's one field is `repeated FileDescriptorProto file`.
+  const set = descriptor.FileDescriptorSet.decode(bytes) as Message & { file: Message[] };
+  const fileDescriptorProtos = set.file.map((file) =>
+    Buffer.from(descriptor.FileDescriptorProto.encode(file).finish()),
+  );
+  return {
+    'proto/gen/descriptor-set.binpb': {
+      format: 'Protocol Buffer 3 DescriptorProto',
+      type: {},
+      fileDescriptorProtos,
+    },
+  };
 }
 
 /**
@@ -207,7 +226,7 @@ export async function startGrpcServer(options: {
   const names = options.services.map((s) => s.name);
   const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'SERVING'] as const)));
   health.addToServer(server);
-  new ReflectionService(loadDescriptorSet(), { services: names }).addToServer(server);
+  new ReflectionService(reflectedFiles(), { services: names }).addToServer(server);
   for (const service of options.services) server.addService(service.definition, service.implementation);
 
   const port = await new Promise<number>((resolve, reject) =>
