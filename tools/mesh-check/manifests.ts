@@ -43,6 +43,10 @@ export function kustomize(dir: string, extraArgs: string[] = []): K8sObject[] {
     const rendered = execFileSync(cmd, [...args, ...extraArgs, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     return parseYamlDocs(rendered);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error(
+        `cannot render ${dir}: ${cmd} is not installed; get kubectl 1.27+ from the Kubernetes apt repository, or set KUSTOMIZE_BIN (README.md, Prerequisites)`,
+      );
     throw new Error(`cannot render ${dir} with ${cmd}: ${(error as Error).message}`);
   }
 }
