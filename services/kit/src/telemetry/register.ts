@@ -20,5 +20,5 @@ if (process.env.OTEL_SDK_DISABLED?.toLowerCase() !== 'true') {
     registerAsyncHooks('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: INSTRUMENTED_PACKAGES } });
   const instrumentations = createInstrumentations();
   const { startSdk } = await import('./sdk.js');
-  setRunningSdk(startSdk(instrumentations));
+  setRunningSdk(await startSdk(instrumentations));
 }
