@@ -65,15 +65,15 @@ const VIEWS = [
 
 type Env = NodeJS.ProcessEnv;
 
-const list = (value: string | undefined) =>
-  [
-    ...new Set(
-      (value ?? '')
-        .split(',')
-        .map((item) => item.trim())
-        .filter(Boolean),
-    ),
-  ] as string[];
+/** A comma-separated OTEL_* list, each name once. */
+const list = (value: string | undefined): string[] => [
+  ...new Set(
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ),
+];
 
 const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
