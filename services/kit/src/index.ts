@@ -19,6 +19,6 @@ export * from './outbox.js';
 export * from './paging.js';
 export * from './service-identity.js';
 export * from './shutdown.js';
-export { telemetryEnabled, telemetryShutdownStep } from './telemetry/lifecycle.js';
+export { telemetryShutdownStep } from './telemetry/lifecycle.js';
 export * from './tracing.js';
 export * from './validation.js';

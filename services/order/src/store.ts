@@ -49,8 +49,6 @@ export interface OrderStore {
    * moves their next attempt `retryMs` ahead, so that other instances skip them.
    */
   claimDueSettlements(limit: number, retryMs: number): Promise<string[]>;
-  /** Sets when the settlement worker should next try to charge a still-pending order. */
-  deferSettlement(id: string, at: Date): Promise<void>;
 }
 
 const withItems = { items: { orderBy: { id: 'asc' } } } as const;
@@ -170,10 +168,6 @@ export class PostgresOrderStore implements OrderStore {
                      FOR UPDATE SKIP LOCKED)
       RETURNING id::text AS id`;
     return rows.map((row) => row.id);
-  }
-
-  async deferSettlement(id: string, at: Date) {
-    await this.db.order.updateMany({ where: { id, status: 'PENDING_PAYMENT' }, data: { nextPaymentAttemptAt: at } });
   }
 }
 

@@ -13,11 +13,6 @@ export function setRunningSdk(sdk: RunningSdk): void {
   (globalThis as WithSdk)[SLOT] = sdk;
 }
 
-/** True when the process was started with the telemetry --import entry and telemetry is on. */
-export function telemetryEnabled(): boolean {
-  return (globalThis as WithSdk)[SLOT] !== undefined;
-}
-
 /** The last shutdown step: exports the spans still buffered and stops the metrics endpoint. */
 export function telemetryShutdownStep(): ShutdownStep {
   return { name: 'telemetry', run: () => (globalThis as WithSdk)[SLOT]?.shutdown() };
