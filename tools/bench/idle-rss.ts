@@ -33,19 +33,14 @@ const platform = await startPlatform();
 let failed = false;
 try {
   const started = new Map([...platform.pids].map(([name, pid]) => [name, memoryMiB(pid).rss]));
-  const names = [
-    ...Array.from({ length: bench.BUYERS }, (_, i) => `buyer-${i}`),
-    `history-${bench.SMALL_HISTORY}`,
-    `history-${bench.LARGE_HISTORY}`,
-  ];
-  await signUpAll(platform.address, names);
+  await signUpAll(platform.address, bench.ACCOUNT_NAMES);
   await sleep(SETTLE_MS);
   const readings = new Map<string, number[]>(SERVICE_NAMES.map((name) => [name, []]));
   for (let i = 0; i < samples; i += 1) {
     if (i > 0) await sleep(1_000);
     for (const [name, pid] of platform.pids) readings.get(name)?.push(memoryMiB(pid).rss);
   }
-  console.log(`idle RSS (MiB), median of ${samples}, after ${names.length} sign-ups and logins:`);
+  console.log(`idle RSS (MiB), median of ${samples}, after ${bench.ACCOUNT_NAMES.length} sign-ups and logins:`);
   console.log('service        just after start   idle   goal');
   for (const name of SERVICE_NAMES) {
     const idle = median(readings.get(name) ?? []);

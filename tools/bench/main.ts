@@ -231,11 +231,7 @@ async function main(): Promise<void> {
   try {
     await assertTelemetryOn();
     const started = idleMemory(systems);
-    const names = [
-      ...Array.from({ length: bench.BUYERS }, (_, i) => `buyer-${i}`),
-      `history-${bench.SMALL_HISTORY}`,
-      `history-${bench.LARGE_HISTORY}`,
-    ];
+    const names = bench.ACCOUNT_NAMES;
     const accounts = await signUpAll(platform.address, names);
     const account = (name: string) => accounts.get(name) as Account;
     const buyers = names.slice(0, bench.BUYERS).map(account);

@@ -19,6 +19,13 @@ export const LARGE_HISTORY = 100_000;
 export const TABLE_ROWS = 1_000_000;
 export const BUYERS = 16;
 
+/** The benchmark's accounts: the buyers, then the owners of the two order histories. */
+export const ACCOUNT_NAMES = [
+  ...Array.from({ length: BUYERS }, (_, i) => `buyer-${i}`),
+  `history-${SMALL_HISTORY}`,
+  `history-${LARGE_HISTORY}`,
+];
+
 export interface StepTimes {
   /** Each measured step. */
   stepMs: number;
