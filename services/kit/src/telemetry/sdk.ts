@@ -223,7 +223,8 @@ export interface RunningSdk {
  * Starts tracing and metrics, configured by the standard variables: OTEL_SERVICE_NAME,
  * OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*,
  * OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*, OTEL_PROPAGATORS and OTEL_LOG_LEVEL. A value it
- * cannot use stops the process with an error naming the variable.
+ * cannot use stops the process with an error naming the variable. `env` is what this module
+ * reads; the resource detectors and the OTLP exporters read process.env themselves.
  */
 export async function startSdk(instrumentations: Instrumentation[], env: Env = process.env): Promise<RunningSdk> {
   // Everything is read and checked before anything is registered, so a bad value leaves nothing half set up.
