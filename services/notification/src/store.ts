@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PageCursor } from '@ordermesh/kit';
+import { type PageCursor, queryRows } from '@ordermesh/kit';
 import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Database } from './db.js';
@@ -72,8 +72,8 @@ export class PostgresNotificationStore implements NotificationStore {
 
   /** On pg directly: it runs for every event (kit database.ts). */
   async findRecipient(userId: string) {
-    const { rows } = await this.pool.query<Recipient>(FIND_RECIPIENT, [userId]);
-    return rows[0] ?? null;
+    const [recipient] = await queryRows<Recipient>(this.pool, { text: FIND_RECIPIENT, values: [userId] });
+    return recipient ?? null;
   }
 
   /**
@@ -110,29 +110,33 @@ export class PostgresNotificationStore implements NotificationStore {
     // The first delivery inserts the row already SENT and holds it locked until it commits, which it
     // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
     // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
-    const inserted = await connection.query<LockedNotification>(INSERT_SENT, [
-      randomUUID(),
-      notification.eventId,
-      notification.userId,
-      notification.kind,
-      notification.channel,
-      notification.recipient,
-      notification.subject,
-      notification.body,
-    ]);
-    const first = inserted.rows[0];
+    const [first] = await queryRows<LockedNotification>(connection, {
+      text: INSERT_SENT,
+      values: [
+        randomUUID(),
+        notification.eventId,
+        notification.userId,
+        notification.kind,
+        notification.channel,
+        notification.recipient,
+        notification.subject,
+        notification.body,
+      ],
+    });
     if (first) {
       await send(messageOf(first));
       return true;
     }
     // A repeat delivery waits here for the row lock of any delivery still in progress.
-    const { rows } = await connection.query<LockedNotification>(LOCK_BY_EVENT, [notification.eventId]);
-    const row = rows[0];
+    const [row] = await queryRows<LockedNotification>(connection, {
+      text: LOCK_BY_EVENT,
+      values: [notification.eventId],
+    });
     if (!row) throw new Error(`notification of event ${notification.eventId} vanished`);
     if (row.status === 'SENT') return false;
     // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
     await send(messageOf(row));
-    await connection.query(MARK_SENT, [row.id]);
+    await queryRows(connection, { text: MARK_SENT, values: [row.id] });
     return true;
   }
 
