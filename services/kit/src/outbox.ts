@@ -1,6 +1,8 @@
 import type { BatchObservableResult } from '@opentelemetry/api';
+import type pg from 'pg';
 import { EventPublisher, type OutgoingEvent } from './amqp.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { queryRows } from './database.js';
 import type { OutboxRecord } from './events.js';
 import type { Logger } from './logger.js';
 import { readWithin, serviceMeter } from './metrics.js';
@@ -19,13 +21,29 @@ const oldestPendingAge = meter.createObservableGauge('ordermesh.outbox.oldest_pe
 const BACKLOG_QUERY_TIMEOUT_MS = 2_000;
 
 /**
- * The part of a Prisma client the relay needs. Every service's schema has the
- * same outbox_events table, so one relay serves them all.
+ * The relay's statements, on the service's pg pool as named prepared statements
+ * (kit database.ts): they run for every batch, and Prisma's raw queries cost more
+ * CPU than the round trip. Every service's schema has the same outbox_events
+ * table, so one relay serves them all.
  */
-export interface OutboxDatabase {
-  $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
-  $executeRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<number>;
-}
+const BACKLOG = `
+  SELECT count(*)::int AS pending,
+         COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_age
+    FROM outbox_events WHERE sent_at IS NULL`;
+// RETURNING keeps no order, so the claimed rows are sorted again: events go out in the order they were written.
+const CLAIM = `
+  WITH claimed AS (
+    UPDATE outbox_events
+       SET locked_until = now() + make_interval(secs => $1::float8), attempts = attempts + 1
+     WHERE id IN (SELECT id FROM outbox_events
+                   WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+                   ORDER BY id LIMIT $2::int
+                   FOR UPDATE SKIP LOCKED)
+    RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
+  SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`;
+const RELEASE = 'UPDATE outbox_events SET locked_until = NULL WHERE event_id = ANY($1::uuid[])';
+const MARK_SENT = 'UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY($1::uuid[])';
+const DELETE_SENT = 'DELETE FROM outbox_events WHERE sent_at < now() - make_interval(hours => $1::int)';
 
 interface ClaimedRow {
   event_id: string;
@@ -72,7 +90,7 @@ export class OutboxRelay {
   };
 
   constructor(
-    private readonly db: OutboxDatabase,
+    private readonly pool: pg.Pool,
     private readonly publisher: EventPublisher,
     private readonly log: Logger,
     options: OutboxRelayOptions = {},
@@ -105,37 +123,22 @@ export class OutboxRelay {
 
   /** Unsent events and the age of the oldest one (served by the (sent_at, id) index). */
   async backlog(): Promise<{ pending: number; oldestAgeSeconds: number }> {
-    const [row] = await this.db.$queryRaw<{ pending: number; oldest_age: number }[]>`
-      SELECT count(*)::int AS pending,
-             COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_age
-        FROM outbox_events WHERE sent_at IS NULL`;
+    const [row] = await queryRows<{ pending: number; oldest_age: number }>(this.pool, { text: BACKLOG, values: [] });
     return { pending: row?.pending ?? 0, oldestAgeSeconds: row?.oldest_age ?? 0 };
   }
 
   /** Claims, publishes and marks one batch. Returns how many rows were published. */
   async relayOnce(): Promise<number> {
-    // RETURNING keeps no order, so the claimed rows are sorted again: events go out in the order they were written.
-    const rows = await this.db.$queryRaw<ClaimedRow[]>`
-      WITH claimed AS (
-        UPDATE outbox_events
-           SET locked_until = now() + make_interval(secs => ${this.leaseSeconds}), attempts = attempts + 1
-         WHERE id IN (SELECT id FROM outbox_events
-                       WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
-                       ORDER BY id LIMIT ${this.batchSize}
-                       FOR UPDATE SKIP LOCKED)
-        RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
-      SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`;
+    const rows = await queryRows<ClaimedRow>(this.pool, { text: CLAIM, values: [this.leaseSeconds, this.batchSize] });
     if (rows.length === 0) return 0;
     const eventIds = rows.map((row) => row.event_id);
     try {
       await this.publisher.publish(rows.map(toOutgoingEvent));
     } catch (error) {
-      await this.db.$executeRaw`
-        UPDATE outbox_events SET locked_until = NULL WHERE event_id = ANY(${eventIds}::uuid[])`;
+      await queryRows(this.pool, { text: RELEASE, values: [eventIds] });
       throw error;
     }
-    await this.db.$executeRaw`
-      UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY(${eventIds}::uuid[])`;
+    await queryRows(this.pool, { text: MARK_SENT, values: [eventIds] });
     return rows.length;
   }
 
@@ -165,8 +168,7 @@ export class OutboxRelay {
   private async cleanup(): Promise<void> {
     if (Date.now() - this.lastCleanup < 60 * 60 * 1000) return;
     this.lastCleanup = Date.now();
-    await this.db.$executeRaw`
-      DELETE FROM outbox_events WHERE sent_at < now() - make_interval(hours => ${this.retentionHours})`;
+    await queryRows(this.pool, { text: DELETE_SENT, values: [this.retentionHours] });
   }
 }
 
@@ -210,11 +212,11 @@ function toOutgoingEvent(row: ClaimedRow): OutgoingEvent {
  * after a commit; the shutdown steps stop the relay, then close the publisher.
  */
 export function startOutbox(
-  db: OutboxDatabase,
+  pool: pg.Pool,
   settings: { amqpUrl: string; exchange: string; log: Logger; relay?: OutboxRelayOptions },
 ): { notify: () => void; shutdownSteps: ShutdownStep[] } {
   const publisher = new EventPublisher(settings.amqpUrl, settings.log, settings.exchange);
-  const relay = new OutboxRelay(db, publisher, settings.log, settings.relay);
+  const relay = new OutboxRelay(pool, publisher, settings.log, settings.relay);
   relay.start();
   return {
     notify: () => relay.notify(),

@@ -62,7 +62,7 @@ function publisher(url = AMQP_URL, delayMs = 0): RecordingPublisher {
 }
 
 function relay(pub: EventPublisher, options: ConstructorParameters<typeof OutboxRelay>[3] = {}): OutboxRelay {
-  const created = new OutboxRelay(db, pub, log, { pollMs: 50, maxBackoffMs: 200, ...options });
+  const created = new OutboxRelay(connections.pool, pub, log, { pollMs: 50, maxBackoffMs: 200, ...options });
   cleanups.push(() => created.stop());
   return created;
 }

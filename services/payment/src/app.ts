@@ -19,7 +19,7 @@ import { PostgresPaymentStore } from './store.js';
 export async function startPaymentService(config: PaymentConfig) {
   const log = createLogger('payment', config.LOG_LEVEL);
   const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
-  const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
+  const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const provider = new SimulatedProvider({
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,
     declinedCards: config.PAYMENT_SIM_DECLINED_CARDS,

@@ -35,9 +35,9 @@ export async function startUserService(config: UserConfig) {
   const verifier = issuer.verifier();
   const identity = ServiceTokenSigner.fromPem('user', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
 
-  const { db, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
+  const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
-  const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
+  const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR, identity.interceptor('order'));
   const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR, identity.interceptor('payment'));
   const users = new Users(
