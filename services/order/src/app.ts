@@ -26,7 +26,7 @@ export async function startOrderService(config: OrderConfig) {
   const log = createLogger('order', config.LOG_LEVEL);
   const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS, 'order');
-  const outbox = startOutbox(db, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
+  const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const identity = ServiceTokenSigner.fromPem('order', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
   const callers = ServiceTokenVerifier.fromPem('order', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
   const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS, identity);
@@ -48,7 +48,7 @@ export async function startOrderService(config: OrderConfig) {
     log,
   });
   settlement.start();
-  const stopOrderMetrics = observeOrdersByState(db);
+  const stopOrderMetrics = observeOrdersByState(pool);
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     { name: 'settlement worker', run: () => settlement.stop() },

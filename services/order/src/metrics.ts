@@ -1,9 +1,43 @@
-import { readWithin, serviceMeter } from '@ordermesh/kit';
-import type { Database } from './db.js';
+import { serviceMeter } from '@ordermesh/kit';
+import type pg from 'pg';
 import { OrderStatus } from './generated/prisma/enums.js';
 
-/** At most one count per this interval, however many scrapers ask: it scans the orders table. */
+/** At most one count per this interval, however many scrapers ask, and whether or not it worked: it scans the orders table. */
 const REFRESH_MS = 30_000;
+/** The server cancels a count that takes longer, so a scrape's scan never outlives the scrape. */
+const COUNT_TIMEOUT_MS = 2_000;
+
+/*
+ * One core at most (no parallel workers: a parallel scan of a large table took
+ * both of a small machine's cores from the requests) and cancelled by the
+ * server when it runs late, rather than abandoned to run on.
+ */
+const COUNT_BY_STATUS = [
+  'BEGIN READ ONLY',
+  `SET LOCAL statement_timeout = ${COUNT_TIMEOUT_MS}`,
+  'SET LOCAL max_parallel_workers_per_gather = 0',
+  'SELECT status::text AS status, count(*)::int AS count FROM orders GROUP BY status',
+];
+
+/** Orders per status, counted in the database; undefined when the count failed or ran out of time. */
+export async function countOrdersByStatus(pool: pg.Pool): Promise<Map<string, number> | undefined> {
+  const connection = await pool.connect().catch(() => undefined);
+  if (!connection) return undefined;
+  let broken: Error | undefined;
+  try {
+    let rows: { status: string; count: number }[] = [];
+    for (const statement of COUNT_BY_STATUS) rows = (await connection.query(statement)).rows;
+    await connection.query('COMMIT');
+    return new Map(rows.map((row) => [row.status, row.count]));
+  } catch {
+    await connection.query('ROLLBACK').catch((error: Error) => {
+      broken = error;
+    });
+    return undefined;
+  } finally {
+    connection.release(broken);
+  }
+}
 
 /**
  * ordermesh.orders{order.status}: how many orders are in each state, counted
@@ -11,25 +45,21 @@ const REFRESH_MS = 30_000;
  * the max across replicas). States with no orders report 0, so a panel shows
  * them rather than a gap.
  */
-export function observeOrdersByState(db: Database): () => void {
+export function observeOrdersByState(pool: pg.Pool): () => void {
   const gauge = serviceMeter('@ordermesh/order').createObservableGauge('ordermesh.orders', {
     description: 'Orders by state',
     unit: '{order}',
   });
-  let cached: { at: number; counts: Map<string, number> } | undefined;
-  const count = async () => {
-    const rows = await db.$queryRaw<{ status: string; count: number }[]>`
-      SELECT status::text AS status, count(*)::int AS count FROM orders GROUP BY status`;
-    return new Map(rows.map((row) => [row.status, row.count]));
-  };
+  let counts: Map<string, number> | undefined;
+  let attemptedAt = Number.NEGATIVE_INFINITY;
   const callback = async (result: { observe(value: number, attributes: Record<string, string>): void }) => {
-    if (!cached || Date.now() - cached.at > REFRESH_MS) {
-      const counts = await readWithin(2_000, count);
-      if (counts) cached = { at: Date.now(), counts };
+    if (Date.now() - attemptedAt >= REFRESH_MS) {
+      attemptedAt = Date.now();
+      counts = (await countOrdersByStatus(pool)) ?? counts;
     }
-    if (!cached) return;
+    if (!counts) return;
     for (const status of Object.values(OrderStatus)) {
-      result.observe(cached.counts.get(status) ?? 0, { 'ordermesh.order.status': status.toLowerCase() });
+      result.observe(counts.get(status) ?? 0, { 'ordermesh.order.status': status.toLowerCase() });
     }
   };
   gauge.addCallback(callback);
