@@ -10,7 +10,7 @@ describe('loadNotificationConfig', () => {
       GRPC_PORT: 50054,
       DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/ordermesh_notification',
       NOTIFICATION_QUEUE: 'notification.events',
-      NOTIFICATION_PREFETCH: 16,
+      NOTIFICATION_PREFETCH: 32,
       NOTIFICATION_RETRY_DELAYS_MS: [1_000, 5_000, 30_000],
       NOTIFICATION_CHANNEL: 'smtp',
       SMTP_URL: 'smtp://127.0.0.1:2525',

@@ -18,7 +18,12 @@ export const configShape = {
   AMQP_URL: env.amqpUrl(),
   /** Tests set their own so that they do not steal events from a running instance. */
   NOTIFICATION_QUEUE: env.text('notification.events'),
-  NOTIFICATION_PREFETCH: env.integer(1, 1_000, 16),
+  /**
+   * Events in flight at once, each holding a transaction across its SMTP send. At 16 the consumer
+   * fell behind PlaceOrder at 64 calls in flight (the sends wait on round trips, not on CPU);
+   * 32 keeps up (docs/performance.md). The database pool holds 4 connections more than this.
+   */
+  NOTIFICATION_PREFETCH: env.integer(1, 1_000, 32),
   NOTIFICATION_RETRY_DELAYS_MS: retryDelays,
   NOTIFICATION_CHANNEL: z.enum(['smtp', 'log']).default('smtp'),
   SMTP_URL: env.url(['smtp', 'smtps'], 'smtp://127.0.0.1:2525'),
