@@ -4,7 +4,7 @@
  *   k6 run -e PROFILE=average -e RATE=50 -e TARGET=ingress.example:443 -e TLS=true load-tests/ordermesh.ts
  *
  * setup() registers USERS accounts (or logs in to ACCOUNTS), each with a card;
- * the scenarios then share them. See docs/performance.md for every variable.
+ * the scenarios then share them. See docs/load-tests.md for every variable.
  */
 import { fail } from 'k6';
 import exec from 'k6/execution';

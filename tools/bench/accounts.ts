@@ -34,8 +34,8 @@ const stableKey = (text: string) =>
     .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 
 /**
- * One call with a deadline. Without one, UserService's downstream calls fail at
- * once (kit callUnary turns an infinite parent deadline into NaN): see docs/performance.md.
+ * One call with a deadline, as every real client sends: a bounded deadline keeps the
+ * sign-ups from hanging on a stuck service.
  */
 function unary<Req, Res>(
   method: (

@@ -30,7 +30,7 @@ export interface DatabaseOptions {
  * statements that run on every request or event, which go to pg directly:
  * there Prisma's client only added CPU, about 0.1 ms per raw statement and
  * 0.25 ms per interactive transaction on top of the round trip
- * (docs/performance.md). Connections are counted once either way.
+ * (docs/performance-history.md). Connections are counted once either way.
  */
 export function connectDatabase<Client extends { $disconnect(): Promise<void> }>(
   url: string,

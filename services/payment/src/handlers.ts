@@ -48,8 +48,9 @@ const refund = z.object({ idempotencyKey: fields.idempotencyKey, orderId: fields
 
 /**
  * Which service may call which method. UserService manages the user's cards
- * and reads payments; only OrderService moves money. Stricter than the mesh's
- * AuthorizationPolicy "payment", which lets both call every method.
+ * and reads payments; only OrderService moves money. The same split as the
+ * mesh's AuthorizationPolicy "payment" (mesh/authorization-policies.yaml), so
+ * it holds where the mesh is absent too.
  */
 export const PAYMENT_CALLERS: Record<keyof typeof PaymentServiceService, readonly string[]> = {
   addPaymentMethod: ['user'],
