@@ -92,3 +92,30 @@ export function statementName(text: string): string {
   }
   return name;
 }
+
+/**
+ * Runs `work` in one transaction on one pooled connection: committed when it
+ * resolves, rolled back when it throws (and the error rethrown). A connection
+ * that cannot even roll back is not given back to the pool.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (connection: pg.PoolClient) => Promise<T>,
+  begin = 'BEGIN',
+): Promise<T> {
+  const connection = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await connection.query(begin);
+    const result = await work(connection);
+    await connection.query('COMMIT');
+    return result;
+  } catch (error) {
+    await connection.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    connection.release(broken);
+  }
+}

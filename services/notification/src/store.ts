@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type PageCursor, queryRows } from '@ordermesh/kit';
+import { inTransaction, type PageCursor, queryRows } from '@ordermesh/kit';
 import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Database } from './db.js';
@@ -84,22 +84,7 @@ export class PostgresNotificationStore implements NotificationStore {
    */
   async deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
     // On pg directly, as one transaction on one connection (kit database.ts).
-    const connection = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await connection.query('BEGIN');
-      const sent = await this.deliverInTransaction(connection, notification, send);
-      await connection.query('COMMIT');
-      return sent;
-    } catch (error) {
-      // A connection that cannot even roll back is not given back to the pool.
-      await connection.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw error;
-    } finally {
-      connection.release(broken);
-    }
+    return inTransaction(this.pool, (connection) => this.deliverInTransaction(connection, notification, send));
   }
 
   private async deliverInTransaction(

@@ -1,4 +1,4 @@
-import { serviceMeter } from '@ordermesh/kit';
+import { inTransaction, serviceMeter } from '@ordermesh/kit';
 import type pg from 'pg';
 import { OrderStatus } from './generated/prisma/enums.js';
 
@@ -12,30 +12,26 @@ const COUNT_TIMEOUT_MS = 2_000;
  * both of a small machine's cores from the requests) and cancelled by the
  * server when it runs late, rather than abandoned to run on.
  */
-const COUNT_BY_STATUS = [
-  'BEGIN READ ONLY',
+const COUNT_SETTINGS = [
   `SET LOCAL statement_timeout = ${COUNT_TIMEOUT_MS}`,
   'SET LOCAL max_parallel_workers_per_gather = 0',
-  'SELECT status::text AS status, count(*)::int AS count FROM orders GROUP BY status',
 ];
+const COUNT_BY_STATUS = 'SELECT status::text AS status, count(*)::int AS count FROM orders GROUP BY status';
 
 /** Orders per status, counted in the database; undefined when the count failed or ran out of time. */
 export async function countOrdersByStatus(pool: pg.Pool): Promise<Map<string, number> | undefined> {
-  const connection = await pool.connect().catch(() => undefined);
-  if (!connection) return undefined;
-  let broken: Error | undefined;
   try {
-    let rows: { status: string; count: number }[] = [];
-    for (const statement of COUNT_BY_STATUS) rows = (await connection.query(statement)).rows;
-    await connection.query('COMMIT');
+    const rows = await inTransaction(
+      pool,
+      async (connection) => {
+        for (const setting of COUNT_SETTINGS) await connection.query(setting);
+        return (await connection.query<{ status: string; count: number }>(COUNT_BY_STATUS)).rows;
+      },
+      'BEGIN READ ONLY',
+    );
     return new Map(rows.map((row) => [row.status, row.count]));
   } catch {
-    await connection.query('ROLLBACK').catch((error: Error) => {
-      broken = error;
-    });
     return undefined;
-  } finally {
-    connection.release(broken);
   }
 }
 
