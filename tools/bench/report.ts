@@ -13,6 +13,19 @@ export interface Step {
   peakRss: Map<string, number>;
   /** Service → database queries made during the step (platform only). */
   queries?: Map<string, number>;
+  /** Events during the step (platform only), from the services' own metrics. */
+  events?: StepEvents;
+}
+
+export interface StepEvents {
+  /** Events the step's successful calls wrote (PlaceOrder: order.placed and payment.succeeded). */
+  produced: number;
+  /** Events NotificationService handled, and those whose handling failed. */
+  processed: number;
+  failed: number;
+  /** Events the order and payment outbox relays published, and the publishes (batches) it took. */
+  published: number;
+  publishes: number;
 }
 
 export interface Target {
@@ -68,37 +81,68 @@ export function printSteps(steps: readonly Step[]): void {
     );
     const perCall = costPerCall(step);
     if (perCall) console.log(`${' '.repeat(24)}${perCall}`);
+    if (step.events && step.events.produced > 0) console.log(`${' '.repeat(24)}${eventsText(step.events)}`);
   }
 }
 
-/**
- * Service CPU and database round trips per successful call: the figures that
- * stay put when colleagues' jobs share the cores (throughput and latency do not).
- * The service processes only; the shared servers and the load generator are left out.
- */
-export function costPerCall(step: Step): string | undefined {
+/** Successful calls of a step and its length in seconds; undefined when nothing succeeded. */
+function okCalls(step: Step): { ok: number; seconds: number } | undefined {
   const ok = step.result.completed - [...step.result.errors.values()].reduce((a, b) => a + b, 0);
   const seconds = step.result.completed / step.result.achievedRate;
-  if (ok <= 0 || !Number.isFinite(seconds)) return undefined;
-  const services = [...step.cpu].filter(([name]) => !SHARED.has(name));
-  const cpuMs = new Map(services.map(([name, cores]) => [name, (cores * seconds * 1000) / ok]));
-  const totalCpu = [...cpuMs.values()].reduce((a, b) => a + b, 0);
-  let text = `per call: service cpu ${totalCpu.toFixed(1)} ms (${processText(cpuMs, (v) => v.toFixed(1))})`;
+  return ok > 0 && Number.isFinite(seconds) ? { ok, seconds } : undefined;
+}
+
+/**
+ * CPU milliseconds per successful call: each service process, and PostgreSQL (all its
+ * processes on the machine, so colleagues' queries land in it too; see docs/performance.md).
+ */
+export function cpuPerCallMs(
+  step: Step,
+): { services: Map<string, number>; total: number; postgres: number } | undefined {
+  const calls = okCalls(step);
+  if (!calls) return undefined;
+  const perCall = (cores: number) => (cores * calls.seconds * 1000) / calls.ok;
+  const services = new Map(
+    [...step.cpu].filter(([name]) => !SHARED.has(name)).map(([name, cores]) => [name, perCall(cores)]),
+  );
+  const total = [...services.values()].reduce((a, b) => a + b, 0);
+  return { services, total, postgres: perCall(step.cpu.get('postgres') ?? 0) };
+}
+
+/**
+ * Service CPU, PostgreSQL CPU and database round trips per successful call: the
+ * figures that stay put when colleagues' jobs share the cores (throughput and
+ * latency do not). Service CPU is the service processes only; the other shared
+ * servers and the load generator are left out.
+ */
+export function costPerCall(step: Step): string | undefined {
+  const cpu = cpuPerCallMs(step);
+  const calls = okCalls(step);
+  if (!cpu || !calls) return undefined;
+  let text = `per call: service cpu ${cpu.total.toFixed(1)} ms (${processText(cpu.services, (v) => v.toFixed(1))}); postgres cpu ${cpu.postgres.toFixed(1)} ms`;
   if (step.queries) {
-    const perCallQueries = new Map([...step.queries].map(([name, count]) => [name, count / ok]));
+    const perCallQueries = new Map([...step.queries].map(([name, count]) => [name, count / calls.ok]));
     const total = [...perCallQueries.values()].reduce((a, b) => a + b, 0);
     text += `; db round trips ${total.toFixed(1)} (${processText(perCallQueries, (v) => v.toFixed(1))})`;
   }
   return text;
 }
 
+/** Whether NotificationService kept up with the events the step wrote, and how the relays batched them. */
+export function eventsText(events: StepEvents): string {
+  const failed = events.failed > 0 ? `, ${events.failed.toFixed(0)} failed` : '';
+  const perBatch = events.publishes > 0 ? (events.published / events.publishes).toFixed(1) : '-';
+  return `notification events: produced ${events.produced.toFixed(0)}, processed ${events.processed.toFixed(0)}${failed}; outbox: ${events.published.toFixed(0)} published in ${events.publishes.toFixed(0)} batches (${perBatch} per batch)`;
+}
+
 const SHARED = new Set(['loadgen', 'postgres', 'redis', 'rabbitmq', 'smtp']);
 
 export function printTargets(targets: readonly Target[]): void {
-  console.log('\ntarget                                                   value        goal       met');
+  const width = Math.max(56, ...targets.map((target) => target.name.length));
+  console.log(`\n${'target'.padEnd(width)} ${'value'.padEnd(12)} ${'goal'.padEnd(10)} met`);
   for (const target of targets) {
     console.log(
-      `${target.name.padEnd(56)} ${target.value.padEnd(12)} ${target.goal.padEnd(10)} ${target.met ? 'yes' : 'NO'}`,
+      `${target.name.padEnd(width)} ${target.value.padEnd(12)} ${target.goal.padEnd(10)} ${target.met ? 'yes' : 'NO'}`,
     );
   }
 }

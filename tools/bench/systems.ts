@@ -25,11 +25,8 @@ export interface SystemUnderTest {
   address: string;
   /** Process label → pid, for CPU and memory readings. */
   pids: Map<string, number>;
-  /**
-   * Process label → database queries (round trips) it has made so far, from its own
-   * `db_client_operation_duration` metric; only the platform has it.
-   */
-  queryCounts?: () => Promise<Map<string, number>>;
+  /** What the platform's own metrics count so far; only the platform has them. */
+  readings?: () => Promise<PlatformReadings>;
   stop(): Promise<void>;
 }
 
@@ -77,28 +74,63 @@ export async function startPlatform(): Promise<SystemUnderTest> {
     name: 'platform',
     address: platform.address('user'),
     pids,
-    queryCounts: platformQueryCounts,
+    readings: platformReadings,
     stop: () => platform.stop(),
   };
 }
 
-const QUERY_COUNT = /^db_client_operation_duration(?:_seconds)?_count(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/gm;
+/** Counts from the services' own Prometheus metrics, each a total since the process started. */
+export interface PlatformReadings {
+  /**
+   * Process label → database queries (round trips) it has made: the count of the pg
+   * instrumentation's duration histogram. Only queries made inside a traced request or
+   * message count (the instrumentation's requireParentSpan), which is every query of
+   * PlaceOrder's chain; the outbox relay's polling is left out.
+   */
+  queries: Map<string, number>;
+  /** Events NotificationService's consumer handled (messaging_process_duration without error_type). */
+  eventsProcessed: number;
+  /** ...and those whose handler failed (error_type set): retried later or dead-lettered. */
+  eventsFailed: number;
+  /** Events the order and payment outbox relays had confirmed by the broker, and in how many publishes (batches). */
+  eventsPublished: number;
+  publishes: number;
+}
 
-/**
- * Queries each service has sent to PostgreSQL, summed over operations: the count of
- * the pg instrumentation's duration histogram. Only queries made inside a traced
- * request or message count (the instrumentation's requireParentSpan), which is
- * every query of PlaceOrder's chain; the outbox relay's polling is left out.
- */
-async function platformQueryCounts(): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
+/** Sums the samples of one metric (any labels), split by whether they carry error_type. */
+function sumSamples(text: string, metric: string): { ok: number; failed: number } {
+  const sample = new RegExp(`^${metric}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm');
+  const sums = { ok: 0, failed: 0 };
+  for (const [, labels, value] of text.matchAll(sample)) {
+    if (/(?:^|,)error_type="/.test(labels ?? '')) sums.failed += Number(value);
+    else sums.ok += Number(value);
+  }
+  return sums;
+}
+
+async function platformReadings(): Promise<PlatformReadings> {
+  const readings: PlatformReadings = {
+    queries: new Map(),
+    eventsProcessed: 0,
+    eventsFailed: 0,
+    eventsPublished: 0,
+    publishes: 0,
+  };
   for (const name of SERVICE_NAMES) {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort(platformSettings, name)}/metrics`)).text();
-    let sum = 0;
-    for (const match of text.matchAll(QUERY_COUNT)) sum += Number(match[1]);
-    counts.set(name, sum);
+    const queries = sumSamples(text, 'db_client_operation_duration(?:_seconds)?_count');
+    readings.queries.set(name, queries.ok + queries.failed);
+    if (name === 'notification') {
+      const processed = sumSamples(text, 'messaging_process_duration(?:_seconds)?_count');
+      readings.eventsProcessed = processed.ok;
+      readings.eventsFailed = processed.failed;
+    }
+    if (name === 'order' || name === 'payment') {
+      readings.eventsPublished += sumSamples(text, 'messaging_client_sent_messages(?:_total)?').ok;
+      readings.publishes += sumSamples(text, 'messaging_client_operation_duration(?:_seconds)?_count').ok;
+    }
   }
-  return counts;
+  return readings;
 }
 
 /** Fails unless every service serves OpenTelemetry metrics: the benchmark measures the platform as it runs in production. */

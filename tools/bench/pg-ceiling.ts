@@ -1,0 +1,509 @@
+/**
+ * A pgbench-like ceiling for PlaceOrder: what PostgreSQL alone achieves when
+ * closed-loop clients send, per order, the statements the platform sends for
+ * one PlaceOrder, as named prepared statements (pgbench -M prepared), with no
+ * service in between. Runs on the _bench databases, so the tables (the million
+ * seeded orders among them) are the ones the platform writes to, and removes
+ * every row it wrote when it is done.
+ *
+ * Per order, as services/{order,payment,notification}/src/store.ts and
+ * services/kit/src/outbox.ts send them:
+ *   order:        insertOrder (order, item, outbox event in one CTE), transition to PAID
+ *   payment:      startCharge (card read and payment insert), transition to SUCCEEDED with its outbox event
+ *   relays:       claim and mark-sent, per batch: by default one relay loop per database, as each
+ *                 service runs one, woken by each commit that wrote an event and batching what has
+ *                 piled up meanwhile (kit OutboxRelay.run); or, with relay 'per-event', the worst
+ *                 case of one batch per event, run by the client in its script
+ *   notification: per event (order.placed, payment.succeeded): BEGIN, INSERT_SENT, COMMIT
+ * Not sent: what the services cache (catalogue, recipients) and the relays' idle polling.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { inTransaction } from '@ordermesh/kit';
+import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
+import pg from 'pg';
+import { CpuMeter, pidsOfCommand } from './proc-stats.ts';
+
+export type CeilingDatabase = 'order' | 'payment' | 'notification';
+
+export interface CeilingOptions {
+  /** Database name → connection string (the platform's _bench databases). */
+  urls: Record<CeilingDatabase, string>;
+  /** Orders in flight, like the closed-loop step it is compared with. */
+  clients: number;
+  durationMs: number;
+  /** Unmeasured orders first: connections opened, statements prepared, caches warm. */
+  warmupMs: number;
+  /** Connections per database; the platform's own pool sizes unless given. */
+  connections?: Record<CeilingDatabase, number>;
+  /** How the outbox relays' statements are sent; see the top of this file. */
+  relay?: 'loop' | 'per-event';
+}
+
+export interface CeilingResult {
+  ordersPerSecond: number;
+  orders: number;
+  errors: number;
+  /** All PostgreSQL processes on the machine, per order completed. */
+  postgresCpuMsPerOrder: number;
+  /** This process (the clients), per order completed. */
+  clientCpuMsPerOrder: number;
+  clients: number;
+  durationMs: number;
+  connections: Record<CeilingDatabase, number>;
+  relay: 'loop' | 'per-event';
+  /** Events the relays marked sent per claim that found any, over both databases. */
+  eventsPerBatch: number;
+}
+
+/**
+ * The pool sizes of the services: kit connectDatabase's default of 10, NotificationService's
+ * NOTIFICATION_PREFETCH (32) + 4. The same counts as the platform's compare like with like, and
+ * a connection per client per database (3 × 64) would not fit PostgreSQL's max_connections of 100.
+ */
+export const PLATFORM_CONNECTIONS: Record<CeilingDatabase, number> = { order: 10, payment: 10, notification: 36 };
+
+/** The bench's 16 buyers, as scratch users that exist nowhere else; every row written is theirs. */
+const SCRATCH_USERS = Array.from(
+  { length: 16 },
+  (_, i) => `00000000-0000-4000-8000-${(0xce11_0000 + i).toString(16).padStart(12, '0')}`,
+);
+/**
+ * Routing keys of the ceiling's outbox rows: bound to no queue, so should a relay publish one
+ * (a platform left running on these databases) it lands in the exchange's unrouted queue, not
+ * in NotificationService; and the claims below take only these rows, never a platform event.
+ */
+const CEILING_KEY = { placed: 'ceiling.order.placed', succeeded: 'ceiling.payment.succeeded' } as const;
+/** Each scratch user's card: the user's id with another variant digit. */
+const SCRATCH_CARD = (userId: string) => userId.replace('-8000-', '-9000-');
+
+// The platform's statements rendered as Prisma.sql renders them, $n in order of appearance.
+
+const ORDER_COLUMNS = `o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",
+  o.request_hash AS "requestHash", o.status::text AS status, o.status_reason AS "statusReason", o.currency,
+  o.total_minor AS "totalMinor", o.payment_method_id::text AS "paymentMethodId",
+  o.next_payment_attempt_at AS "nextPaymentAttemptAt", o.payment_attempts AS "paymentAttempts",
+  o.created_at AS "createdAt", o.updated_at AS "updatedAt"`;
+const ITEMS_JSON = `COALESCE(json_agg(json_build_object(
+  'id', i.id::text, 'orderId', i.order_id::text, 'sku', i.sku, 'name', i.name,
+  'quantity', i.quantity, 'unitPriceMinor', i.unit_price_minor::text) ORDER BY i.id), '[]'::json)`;
+/** kit events.ts outboxInsertCte, its five values numbered from `first`. */
+const outboxCte = (first: number, source: string) => `event AS (
+    INSERT INTO outbox_events (event_id, routing_key, message_type, payload, headers)
+    SELECT $${first}::uuid, $${first + 1}, $${first + 2}, $${first + 3},
+           $${first + 4}::jsonb
+      FROM ${source})`;
+
+/** order store.ts insertOrder. */
+const INSERT_ORDER = `
+      WITH o AS (
+        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
+                            payment_method_id, next_payment_attempt_at, updated_at)
+        VALUES ($1::uuid, $2::uuid, $3, $4, 'PENDING_PAYMENT',
+                $5, $6, $7::uuid, $8, now())
+        ON CONFLICT (user_id, idempotency_key) DO NOTHING
+        RETURNING *),
+      i AS (
+        INSERT INTO order_items (order_id, sku, name, quantity, unit_price_minor)
+        SELECT o.id, item.sku, item.name, item.quantity, item.unit_price_minor
+          FROM o, unnest($9::text[], $10::text[],
+                         $11::int[], $12::bigint[])
+                  WITH ORDINALITY AS item(sku, name, quantity, unit_price_minor, position)
+         ORDER BY item.position
+        RETURNING *),
+      ${outboxCte(13, 'o')}
+      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`;
+
+/** order store.ts transition, as the charge's outcome calls it: no event. */
+const TRANSITION_ORDER = `
+      WITH o AS (
+        UPDATE orders
+           SET status = $1::"OrderStatus", status_reason = $2,
+               next_payment_attempt_at = NULL, updated_at = now()
+         WHERE id = $3::uuid AND status = ANY($4::"OrderStatus"[])
+        RETURNING *)
+      SELECT ${ORDER_COLUMNS},
+             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
+        FROM o`;
+
+const PAYMENT_COLUMNS = `p.id::text AS id, p.order_id::text AS "orderId", p.user_id::text AS "userId",
+  p.payment_method_id::text AS "paymentMethodId", p.amount_minor AS "amountMinor", p.currency, p.status::text AS status,
+  p.decline_reason AS "declineReason", p.charge_key AS "chargeKey", p.refund_key AS "refundKey",
+  p.created_at AS "createdAt", p.updated_at AS "updatedAt"`;
+
+/** payment store.ts startCharge. */
+const START_CHARGE = `
+      WITH m AS (
+        SELECT id, provider_token FROM payment_methods
+         WHERE id = $1::uuid AND user_id = $2::uuid),
+      p AS (
+        INSERT INTO payments (id, order_id, user_id, payment_method_id, amount_minor, currency, status, charge_key,
+                              updated_at)
+        SELECT $3::uuid, $4::uuid, $5::uuid, m.id, $6,
+               $7, 'PROCESSING', $8, now()
+          FROM m
+        ON CONFLICT DO NOTHING
+        RETURNING *)
+      SELECT m.id::text AS "methodId", m.provider_token AS "providerToken", ${PAYMENT_COLUMNS}
+        FROM m LEFT JOIN p ON true`;
+
+/** payment store.ts transition with its outbox event (payment.succeeded). */
+const TRANSITION_PAYMENT = `
+      WITH p AS (
+        UPDATE payments
+           SET status = $1::"PaymentStatus",
+               decline_reason = COALESCE($2::text, decline_reason),
+               refund_key = COALESCE($3::text, refund_key),
+               updated_at = now()
+         WHERE id = $4::uuid AND status = $5::"PaymentStatus"
+        RETURNING *), ${outboxCte(6, 'p')}
+      SELECT ${PAYMENT_COLUMNS} FROM p`;
+
+/**
+ * kit outbox.ts relayOnce's claim, with one predicate more (the routing key) so that it
+ * takes the ceiling's rows only: a platform event pending in the table stays the platform's.
+ */
+const CLAIM = `
+  WITH claimed AS (
+    UPDATE outbox_events
+       SET locked_until = now() + make_interval(secs => $1::float8), attempts = attempts + 1
+     WHERE id IN (SELECT id FROM outbox_events
+                   WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+                     AND routing_key LIKE 'ceiling.%'
+                   ORDER BY id LIMIT $2::int
+                   FOR UPDATE SKIP LOCKED)
+    RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
+  SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`;
+const MARK_SENT = 'UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY($1::uuid[])';
+/** kit OutboxRelay's defaults. */
+const RELAY = { leaseSeconds: 30, batchSize: 100, pollMs: 500 };
+
+/** notification store.ts INSERT_SENT. */
+const INSERT_SENT = `
+  INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, 'SENT', now())
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`;
+
+/** Named statements, so each connection parses and plans them once (pgbench -M prepared). */
+const prepared = (name: string, text: string) => (values: unknown[]) => ({ name: `ceiling-${name}`, text, values });
+const statements = {
+  insertOrder: prepared('insert-order', INSERT_ORDER),
+  transitionOrder: prepared('transition-order', TRANSITION_ORDER),
+  startCharge: prepared('start-charge', START_CHARGE),
+  transitionPayment: prepared('transition-payment', TRANSITION_PAYMENT),
+  claim: prepared('claim', CLAIM),
+  markSent: prepared('mark-sent', MARK_SENT),
+  insertSent: prepared('insert-sent', INSERT_SENT),
+};
+
+/** The bench's order: one mug (tools/bench/scenarios.ts placeOrder), priced from the catalogue the service caches. */
+const MUG = { sku: 'MUG-001', name: 'ordermesh mug', priceMinor: 1250, currency: 'EUR' };
+/** order config: PAYMENT_TIMEOUT_MS + 1 s before the settlement worker may look at the order. */
+const SETTLEMENT_DELAY_MS = 3_500;
+/** The bench's services export no traces, so the events' trace headers are empty (as in outbox_events). */
+const NO_HEADERS = '{}';
+
+type Pools = Record<CeilingDatabase, pg.Pool>;
+
+interface Outcome {
+  orders: number;
+  errors: number;
+}
+
+/** One PlaceOrder's statements, one after the other, as one pgbench client runs its script. */
+async function placeOrder(pools: Pools, relays: Relays, userId: string): Promise<void> {
+  const orderId = randomUUID();
+  const paymentId = randomUUID();
+  const now = new Date();
+  const total = { amountMinor: MUG.priceMinor, currency: MUG.currency };
+  const placed = {
+    eventId: randomUUID(),
+    payload: Buffer.from(OrderPlaced.encode({ orderId, userId, total, itemCount: 1, occurredAt: now }).finish()),
+  };
+  const succeeded = {
+    eventId: randomUUID(),
+    payload: Buffer.from(
+      PaymentSucceeded.encode({ paymentId, orderId, userId, amount: total, occurredAt: now }).finish(),
+    ),
+  };
+  await pools.order.query(
+    statements.insertOrder([
+      orderId,
+      userId,
+      randomUUID(),
+      createHash('sha256').update(orderId).digest('hex'),
+      MUG.currency,
+      MUG.priceMinor,
+      SCRATCH_CARD(userId),
+      new Date(now.getTime() + SETTLEMENT_DELAY_MS),
+      [MUG.sku],
+      [MUG.name],
+      [1],
+      [MUG.priceMinor],
+      placed.eventId,
+      CEILING_KEY.placed,
+      'ordermesh.events.v1.OrderPlaced',
+      placed.payload,
+      NO_HEADERS,
+    ]),
+  );
+  relays.order.notify();
+  const started = await pools.payment.query(
+    statements.startCharge([
+      SCRATCH_CARD(userId),
+      userId,
+      paymentId,
+      orderId,
+      userId,
+      MUG.priceMinor,
+      MUG.currency,
+      `charge:${orderId}`,
+    ]),
+  );
+  if (started.rows[0]?.id !== paymentId) throw new Error('the charge inserted no payment');
+  await pools.payment.query(
+    statements.transitionPayment([
+      'SUCCEEDED',
+      null,
+      null,
+      paymentId,
+      'PROCESSING',
+      succeeded.eventId,
+      CEILING_KEY.succeeded,
+      'ordermesh.events.v1.PaymentSucceeded',
+      succeeded.payload,
+      NO_HEADERS,
+    ]),
+  );
+  relays.payment.notify();
+  await pools.order.query(statements.transitionOrder(['PAID', '', orderId, ['PENDING_PAYMENT']]));
+  await relays.order.afterOrder();
+  await relays.payment.afterOrder();
+  const recipient = `ceiling-${userId.slice(-2)}@bench.invalid`;
+  await deliver(pools.notification, [
+    placed.eventId,
+    userId,
+    'order.placed',
+    recipient,
+    `Order ${orderId} received`,
+    `Hi ceiling,\n\nThank you for your order ${orderId}: 1 item for €12.50.\n\nWe will write again once the payment has gone through.\n\nThe ordermesh team`,
+  ]);
+  await deliver(pools.notification, [
+    succeeded.eventId,
+    userId,
+    'payment.succeeded',
+    recipient,
+    `Payment received for order ${orderId}`,
+    `Hi ceiling,\n\nWe have received your payment of €12.50 for order ${orderId}.\n\nThe ordermesh team`,
+  ]);
+}
+
+/**
+ * One service's outbox relay: claim and mark-sent (the publish in between is the broker's,
+ * not PostgreSQL's). As a loop it runs like kit OutboxRelay.run: a batch, then, unless it
+ * was full, a sleep that the next commit with an event cuts short. Per event, the client
+ * itself claims one event after each order, and there is no loop.
+ */
+class Relay {
+  batches = 0;
+  events = 0;
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  private readonly pool: pg.Pool;
+  private readonly mode: 'loop' | 'per-event';
+
+  constructor(pool: pg.Pool, mode: 'loop' | 'per-event') {
+    this.pool = pool;
+    this.mode = mode;
+  }
+
+  start(): void {
+    if (this.mode === 'loop') this.loop = this.run();
+  }
+
+  /** A commit wrote an event. */
+  notify(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** The client's part after each order: the worst case's batch of one. */
+  async afterOrder(): Promise<void> {
+    if (this.mode === 'per-event') await this.relayBatch(1);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      this.woken = false;
+      let relayed = 0;
+      try {
+        relayed = await this.relayBatch(RELAY.batchSize);
+      } catch {
+        // As the relay does, try again (here at the next wake-up) rather than give up.
+      }
+      if (relayed < RELAY.batchSize) await this.sleep();
+    }
+  }
+
+  private sleep(): Promise<void> {
+    if (this.woken || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wakeUp?.(), RELAY.pollMs);
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async relayBatch(size: number): Promise<number> {
+    const claimed = await this.pool.query<{ event_id: string }>(statements.claim([RELAY.leaseSeconds, size]));
+    if (claimed.rows.length === 0) return 0;
+    await this.pool.query(statements.markSent([claimed.rows.map((row) => row.event_id)]));
+    this.batches += 1;
+    this.events += claimed.rows.length;
+    return claimed.rows.length;
+  }
+}
+
+type Relays = Record<'order' | 'payment', Relay>;
+
+/** notification store.ts deliverOnce for a first delivery: one transaction on one connection. */
+async function deliver(
+  pool: pg.Pool,
+  [eventId, userId, kind, recipient, subject, body]: [string, string, string, string, string, string],
+): Promise<void> {
+  await inTransaction(pool, (connection) =>
+    connection.query(statements.insertSent([randomUUID(), eventId, userId, kind, 'email', recipient, subject, body])),
+  );
+}
+
+async function closedLoop(pools: Pools, relays: Relays, clients: number, durationMs: number): Promise<Outcome> {
+  const outcome: Outcome = { orders: 0, errors: 0 };
+  const endAt = performance.now() + durationMs;
+  const client = async (index: number) => {
+    const userId = SCRATCH_USERS[index % SCRATCH_USERS.length] as string;
+    while (performance.now() < endAt) {
+      try {
+        await placeOrder(pools, relays, userId);
+        outcome.orders += 1;
+      } catch {
+        outcome.errors += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, index) => client(index)));
+  return outcome;
+}
+
+/** Deletes every row of the scratch users and every ceiling event: what a run (or an interrupted one) left. */
+async function removeScratchRows(pools: Pools): Promise<void> {
+  const users = [SCRATCH_USERS];
+  // order_items go with their orders (ON DELETE CASCADE).
+  await pools.order.query('DELETE FROM orders WHERE user_id = ANY($1::uuid[])', users);
+  await pools.order.query("DELETE FROM outbox_events WHERE routing_key LIKE 'ceiling.%'");
+  await pools.payment.query('DELETE FROM payments WHERE user_id = ANY($1::uuid[])', users);
+  await pools.payment.query("DELETE FROM outbox_events WHERE routing_key LIKE 'ceiling.%'");
+  await pools.payment.query('DELETE FROM payment_methods WHERE user_id = ANY($1::uuid[])', users);
+  await pools.notification.query('DELETE FROM notifications WHERE user_id = ANY($1::uuid[])', users);
+}
+
+/**
+ * Dead row versions of the run, vacuumed away rather than left for autovacuum: until then
+ * every claim's scan of the (sent_at, id) index visits each of them (a deleted row or an
+ * old version is still an entry with sent_at NULL), which would slow the platform's next run.
+ */
+async function vacuumScratchTables(pools: Pools): Promise<void> {
+  await pools.order.query('VACUUM orders, order_items, outbox_events');
+  await pools.payment.query('VACUUM payments, payment_methods, outbox_events');
+  await pools.notification.query('VACUUM notifications');
+}
+
+/** startCharge reads the user's card: one per scratch user, as each bench buyer has. */
+async function addScratchCards(pool: pg.Pool): Promise<void> {
+  await pool.query(
+    `INSERT INTO payment_methods (id, user_id, idempotency_key, provider_token, brand, last4, exp_month, exp_year,
+                                  holder_name)
+     SELECT card::uuid, usr::uuid, 'ceiling', 'sim_tok_ceiling', 'visa', '4242', 12, 2035, 'ceiling'
+       FROM unnest($1::text[], $2::text[]) AS scratch(card, usr)`,
+    [SCRATCH_USERS.map(SCRATCH_CARD), SCRATCH_USERS],
+  );
+}
+
+/** Opens every connection of every pool now, so that the CPU reading sees each backend from the start. */
+async function openAll(pools: Pools, connections: Record<CeilingDatabase, number>): Promise<void> {
+  for (const name of Object.keys(pools) as CeilingDatabase[]) {
+    const held = await Promise.all(Array.from({ length: connections[name] }, () => pools[name].connect()));
+    for (const connection of held) connection.release();
+  }
+}
+
+export async function measurePgCeiling(options: CeilingOptions): Promise<CeilingResult> {
+  const connections = options.connections ?? PLATFORM_CONNECTIONS;
+  const pool = (name: CeilingDatabase) => {
+    // No idle timeout: a connection closed and reopened mid-run would be a backend the CPU reading misses.
+    const created = new pg.Pool({ connectionString: options.urls[name], max: connections[name], idleTimeoutMillis: 0 });
+    created.on('error', () => {});
+    return created;
+  };
+  const pools: Pools = { order: pool('order'), payment: pool('payment'), notification: pool('notification') };
+  const mode = options.relay ?? 'loop';
+  const relays: Relays = { order: new Relay(pools.order, mode), payment: new Relay(pools.payment, mode) };
+  try {
+    await removeScratchRows(pools);
+    await addScratchCards(pools.payment);
+    await openAll(pools, connections);
+    relays.order.start();
+    relays.payment.start();
+    await closedLoop(pools, relays, options.clients, options.warmupMs);
+    const relayed = () => ({
+      batches: relays.order.batches + relays.payment.batches,
+      events: relays.order.events + relays.payment.events,
+    });
+    const relayedBefore = relayed();
+    const cpu = new CpuMeter(
+      new Map([
+        ['postgres', pidsOfCommand('postgres')],
+        ['client', [process.pid]],
+      ]),
+    );
+    const startedAt = performance.now();
+    const outcome = await closedLoop(pools, relays, options.clients, options.durationMs);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const cores = cpu.read();
+    const relayedAfter = relayed();
+    if (outcome.orders === 0) throw new Error(`the pg ceiling completed no order (${outcome.errors} failed)`);
+    const msPerOrder = (share: number | undefined) => ((share ?? 0) * seconds * 1000) / outcome.orders;
+    return {
+      ordersPerSecond: outcome.orders / seconds,
+      orders: outcome.orders,
+      errors: outcome.errors,
+      postgresCpuMsPerOrder: msPerOrder(cores.get('postgres')),
+      clientCpuMsPerOrder: msPerOrder(cores.get('client')),
+      clients: options.clients,
+      durationMs: options.durationMs,
+      connections,
+      relay: mode,
+      eventsPerBatch:
+        (relayedAfter.events - relayedBefore.events) / Math.max(1, relayedAfter.batches - relayedBefore.batches),
+    };
+  } finally {
+    try {
+      await Promise.all([relays.order.stop(), relays.payment.stop()]);
+      await removeScratchRows(pools);
+      await vacuumScratchTables(pools);
+    } finally {
+      await Promise.all(Object.values(pools).map((p) => p.end()));
+    }
+  }
+}
