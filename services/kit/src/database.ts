@@ -32,7 +32,7 @@ export interface DatabaseOptions {
  * 0.25 ms per interactive transaction on top of the round trip
  * (docs/performance-history.md). Connections are counted once either way.
  */
-export function connectDatabase<Client extends { $connect(): Promise<void>; $disconnect(): Promise<void> }>(
+export function connectDatabase<Client extends { $disconnect(): Promise<void> }>(
   url: string,
   options: DatabaseOptions,
   createClient: (adapter: PrismaPg) => Client,
@@ -46,9 +46,6 @@ export function connectDatabase<Client extends { $connect(): Promise<void>; $dis
   // listener its error would end the process.
   pool.on('error', () => {});
   const db = createClient(new PrismaPg(pool));
-  // Loads Prisma's query compiler now rather than in the first request that needs it, which would
-  // wait for it; a failure here (the database is down) is met again, and reported, by that request.
-  db.$connect().catch(() => {});
   return {
     db,
     pool,

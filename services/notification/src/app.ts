@@ -24,6 +24,9 @@ export async function startNotificationService(config: NotificationConfig) {
     max: config.NOTIFICATION_PREFETCH + 4,
     maxTransactionIdleMs: DELIVERY_TRANSACTION_IDLE_MS,
   });
+  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
+  // database is down) is met again, and reported, by that request.
+  await database.db.$connect().catch(() => {});
   const channel: NotificationChannel = observedChannel(
     config.NOTIFICATION_CHANNEL === 'smtp'
       ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM, config.NOTIFICATION_PREFETCH)

@@ -25,6 +25,9 @@ import { PostgresOrderStore } from './store.js';
 export async function startOrderService(config: OrderConfig) {
   const log = createLogger('order', config.LOG_LEVEL);
   const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
+  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
+  // database is down) is met again, and reported, by that request.
+  await db.$connect().catch(() => {});
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS, 'order');
   const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const identity = ServiceTokenSigner.fromPem('order', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));

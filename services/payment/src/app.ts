@@ -19,6 +19,9 @@ import { PostgresPaymentStore } from './store.js';
 export async function startPaymentService(config: PaymentConfig) {
   const log = createLogger('payment', config.LOG_LEVEL);
   const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
+  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
+  // database is down) is met again, and reported, by that request.
+  await db.$connect().catch(() => {});
   const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const provider = new SimulatedProvider({
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,

@@ -36,6 +36,9 @@ export async function startUserService(config: UserConfig) {
   const identity = ServiceTokenSigner.fromPem('user', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
 
   const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
+  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
+  // database is down) is met again, and reported, by that request.
+  await db.$connect().catch(() => {});
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
   const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR, identity.interceptor('order'));
