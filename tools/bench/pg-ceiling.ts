@@ -18,7 +18,7 @@
  * Not sent: what the services cache (catalogue, recipients) and the relays' idle polling.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { inTransaction } from '@ordermesh/kit';
+import { inTransaction, outboxStatements, queryRows } from '@ordermesh/kit';
 import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
 import pg from 'pg';
 import { CpuMeter, pidsOfCommand } from './proc-stats.ts';
@@ -76,7 +76,7 @@ const CEILING_KEY = { placed: 'ceiling.order.placed', succeeded: 'ceiling.paymen
 /** Each scratch user's card: the user's id with another variant digit. */
 const SCRATCH_CARD = (userId: string) => userId.replace('-8000-', '-9000-');
 
-// The platform's statements rendered as Prisma.sql renders them, $n in order of appearance.
+// The services' statements as the kit's `sql` tag renders them, $n in order of appearance.
 
 const ORDER_COLUMNS = `o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",
   o.request_hash AS "requestHash", o.status::text AS status, o.status_reason AS "statusReason", o.currency,
@@ -158,22 +158,6 @@ const TRANSITION_PAYMENT = `
         RETURNING *), ${outboxCte(6, 'p')}
       SELECT ${PAYMENT_COLUMNS} FROM p`;
 
-/**
- * kit outbox.ts relayOnce's claim, with one predicate more (the routing key) so that it
- * takes the ceiling's rows only: a platform event pending in the table stays the platform's.
- */
-const CLAIM = `
-  WITH claimed AS (
-    UPDATE outbox_events
-       SET locked_until = now() + make_interval(secs => $1::float8), attempts = attempts + 1
-     WHERE id IN (SELECT id FROM outbox_events
-                   WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
-                     AND routing_key LIKE 'ceiling.%'
-                   ORDER BY id LIMIT $2::int
-                   FOR UPDATE SKIP LOCKED)
-    RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
-  SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`;
-const MARK_SENT = 'UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY($1::uuid[])';
 /** kit OutboxRelay's defaults. */
 const RELAY = { leaseSeconds: 30, batchSize: 100, pollMs: 500 };
 
@@ -191,8 +175,6 @@ const statements = {
   transitionOrder: prepared('transition-order', TRANSITION_ORDER),
   startCharge: prepared('start-charge', START_CHARGE),
   transitionPayment: prepared('transition-payment', TRANSITION_PAYMENT),
-  claim: prepared('claim', CLAIM),
-  markSent: prepared('mark-sent', MARK_SENT),
   insertSent: prepared('insert-sent', INSERT_SENT),
 };
 
@@ -367,12 +349,16 @@ class Relay {
   }
 
   private async relayBatch(size: number): Promise<number> {
-    const claimed = await this.pool.query<{ event_id: string }>(statements.claim([RELAY.leaseSeconds, size]));
-    if (claimed.rows.length === 0) return 0;
-    await this.pool.query(statements.markSent([claimed.rows.map((row) => row.event_id)]));
+    // The relay's own claim, limited to the ceiling's rows: a platform event pending in the table stays the platform's.
+    const claimed = await queryRows<{ event_id: string }>(
+      this.pool,
+      outboxStatements.claim(RELAY.leaseSeconds, size, 'ceiling.%'),
+    );
+    if (claimed.length === 0) return 0;
+    await queryRows(this.pool, outboxStatements.markSent(claimed.map((row) => row.event_id)));
     this.batches += 1;
-    this.events += claimed.rows.length;
-    return claimed.rows.length;
+    this.events += claimed.length;
+    return claimed.length;
   }
 }
 

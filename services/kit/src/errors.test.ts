@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isTransientDatabaseError } from './errors.js';
+import { isTransientDatabaseError, isUniqueViolation } from './errors.js';
 
 /** What Prisma 7 with @prisma/adapter-pg threw here after pg_terminate_backend on the pool's connection. */
 const terminatedBackend = (code: string) => ({
@@ -42,5 +42,22 @@ describe('isTransientDatabaseError', () => {
     ['null', null],
   ])('is false for %s', (_, error) => {
     expect(isTransientDatabaseError(error)).toBe(false);
+  });
+});
+
+describe('isUniqueViolation', () => {
+  it.each([
+    ["Prisma's P2002", { code: 'P2002' }],
+    ['SQLSTATE 23505 from pg', { code: '23505' }],
+  ])('is true for %s', (_, error) => {
+    expect(isUniqueViolation(error)).toBe(true);
+  });
+
+  it.each([
+    ['a foreign key violation', { code: '23503' }],
+    ['a plain Error', new Error('boom')],
+    ['null', null],
+  ])('is false for %s', (_, error) => {
+    expect(isUniqueViolation(error)).toBe(false);
   });
 });

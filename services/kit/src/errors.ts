@@ -32,9 +32,14 @@ export function isUnreachable(error: unknown): boolean {
   return code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED;
 }
 
-/** True for a database unique-constraint violation (Prisma's P2002), the signal that a concurrent duplicate won. */
+/**
+ * True for a database unique-constraint violation, the signal that a
+ * concurrent duplicate won: Prisma's P2002 from a model query, PostgreSQL's
+ * SQLSTATE 23505 from a statement sent by pg.
+ */
 export function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'P2002';
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'P2002' || code === '23505';
 }
 
 /** Prisma's codes for a database that could not be reached, dropped the connection or ran out of connections. */

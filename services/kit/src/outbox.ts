@@ -2,7 +2,7 @@ import type { BatchObservableResult } from '@opentelemetry/api';
 import type pg from 'pg';
 import { EventPublisher, type OutgoingEvent } from './amqp.js';
 import { backoffDelay, sleep } from './backoff.js';
-import { queryRows } from './database.js';
+import { empty, queryRows, raw, type Sql, sql } from './database.js';
 import type { OutboxRecord } from './events.js';
 import type { Logger } from './logger.js';
 import { readWithin, serviceMeter } from './metrics.js';
@@ -22,28 +22,38 @@ const BACKLOG_QUERY_TIMEOUT_MS = 2_000;
 
 /**
  * The relay's statements, on the service's pg pool as named prepared statements
- * (kit database.ts): they run for every batch, and Prisma's raw queries cost more
- * CPU than the round trip. Every service's schema has the same outbox_events
- * table, so one relay serves them all.
+ * (kit database.ts): they run for every batch. Every service's schema has the
+ * same outbox_events table, so one relay serves them all.
  */
-const BACKLOG = `
-  SELECT count(*)::int AS pending,
-         COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_age
-    FROM outbox_events WHERE sent_at IS NULL`;
-// RETURNING keeps no order, so the claimed rows are sorted again: events go out in the order they were written.
-const CLAIM = `
-  WITH claimed AS (
-    UPDATE outbox_events
-       SET locked_until = now() + make_interval(secs => $1::float8), attempts = attempts + 1
-     WHERE id IN (SELECT id FROM outbox_events
-                   WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
-                   ORDER BY id LIMIT $2::int
-                   FOR UPDATE SKIP LOCKED)
-    RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
-  SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`;
-const RELEASE = 'UPDATE outbox_events SET locked_until = NULL WHERE event_id = ANY($1::uuid[])';
-const MARK_SENT = 'UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY($1::uuid[])';
-const DELETE_SENT = 'DELETE FROM outbox_events WHERE sent_at < now() - make_interval(hours => $1::int)';
+export const outboxStatements = {
+  backlog: () => sql`
+    SELECT count(*)::int AS pending,
+           COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_age
+      FROM outbox_events WHERE sent_at IS NULL`,
+  /**
+   * Leases up to `batchSize` unsent rows. `routingKeyLike`, when given, limits the
+   * claim to matching rows (the bench's ceiling claims only its own). RETURNING
+   * keeps no order, so the claimed rows are sorted again: events go out in the
+   * order they were written.
+   */
+  claim: (leaseSeconds: number, batchSize: number, routingKeyLike?: string) => sql`
+    WITH claimed AS (
+      UPDATE outbox_events
+         SET locked_until = now() + make_interval(secs => ${leaseSeconds}::float8), attempts = attempts + 1
+       WHERE id IN (SELECT id FROM outbox_events
+                     WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+                           ${routingKeyLike === undefined ? empty : sql`AND routing_key LIKE ${routingKeyLike}`}
+                     ORDER BY id LIMIT ${batchSize}::int
+                     FOR UPDATE SKIP LOCKED)
+      RETURNING id, event_id::text AS event_id, routing_key, message_type, payload, headers, created_at)
+    SELECT event_id, routing_key, message_type, payload, headers, created_at FROM claimed ORDER BY id`,
+  release: (eventIds: readonly string[]) =>
+    sql`UPDATE outbox_events SET locked_until = NULL WHERE event_id = ANY(${eventIds}::uuid[])`,
+  markSent: (eventIds: readonly string[]) =>
+    sql`UPDATE outbox_events SET sent_at = now(), locked_until = NULL WHERE event_id = ANY(${eventIds}::uuid[])`,
+  deleteSent: (retentionHours: number) =>
+    sql`DELETE FROM outbox_events WHERE sent_at < now() - make_interval(hours => ${retentionHours}::int)`,
+};
 
 interface ClaimedRow {
   event_id: string;
@@ -123,22 +133,22 @@ export class OutboxRelay {
 
   /** Unsent events and the age of the oldest one (served by the (sent_at, id) index). */
   async backlog(): Promise<{ pending: number; oldestAgeSeconds: number }> {
-    const [row] = await queryRows<{ pending: number; oldest_age: number }>(this.pool, { text: BACKLOG, values: [] });
+    const [row] = await queryRows<{ pending: number; oldest_age: number }>(this.pool, outboxStatements.backlog());
     return { pending: row?.pending ?? 0, oldestAgeSeconds: row?.oldest_age ?? 0 };
   }
 
   /** Claims, publishes and marks one batch. Returns how many rows were published. */
   async relayOnce(): Promise<number> {
-    const rows = await queryRows<ClaimedRow>(this.pool, { text: CLAIM, values: [this.leaseSeconds, this.batchSize] });
+    const rows = await queryRows<ClaimedRow>(this.pool, outboxStatements.claim(this.leaseSeconds, this.batchSize));
     if (rows.length === 0) return 0;
     const eventIds = rows.map((row) => row.event_id);
     try {
       await this.publisher.publish(rows.map(toOutgoingEvent));
     } catch (error) {
-      await queryRows(this.pool, { text: RELEASE, values: [eventIds] });
+      await queryRows(this.pool, outboxStatements.release(eventIds));
       throw error;
     }
-    await queryRows(this.pool, { text: MARK_SENT, values: [eventIds] });
+    await queryRows(this.pool, outboxStatements.markSent(eventIds));
     return rows.length;
   }
 
@@ -168,31 +178,23 @@ export class OutboxRelay {
   private async cleanup(): Promise<void> {
     if (Date.now() - this.lastCleanup < 60 * 60 * 1000) return;
     this.lastCleanup = Date.now();
-    await queryRows(this.pool, { text: DELETE_SENT, values: [this.retentionHours] });
+    await queryRows(this.pool, outboxStatements.deleteSent(this.retentionHours));
   }
 }
 
-/** Something with a tagged-template SQL builder whose fragments nest, such as a Prisma client's `Prisma` namespace. */
-export interface SqlBuilder<Fragment> {
-  sql(strings: TemplateStringsArray, ...values: unknown[]): Fragment;
-}
-
 /**
- * A common table expression, `event AS (INSERT INTO outbox_events ...)`, that
- * writes `event` once per row of `source` (a CTE or table name fragment): put
- * it in the statement that makes the change, and the event is written exactly
- * when the change is, in the same transaction, at no extra round trip.
+ * The one way an outbox row is written: a common table expression,
+ * `event AS (INSERT INTO outbox_events ...)`, that writes `event` once per row
+ * of `source` (the name of the CTE that made the change). Put it in the
+ * statement that makes the change, and the event is written exactly when the
+ * change is, in the same transaction, at no extra round trip.
  */
-export function outboxInsertCte<Fragment>(
-  builder: SqlBuilder<Fragment>,
-  event: OutboxRecord,
-  source: Fragment,
-): Fragment {
-  return builder.sql`event AS (
+export function outboxInsertCte(event: OutboxRecord, source: string): Sql {
+  return sql`event AS (
     INSERT INTO outbox_events (event_id, routing_key, message_type, payload, headers)
     SELECT ${event.eventId}::uuid, ${event.routingKey}, ${event.messageType}, ${event.payload},
            ${JSON.stringify(event.headers)}::jsonb
-      FROM ${source})`;
+      FROM ${raw(source)})`;
 }
 
 function toOutgoingEvent(row: ClaimedRow): OutgoingEvent {

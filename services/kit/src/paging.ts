@@ -1,3 +1,4 @@
+import { empty, raw, type Sql, sql } from './database.js';
 import { invalidArgument } from './errors.js';
 import { UUID } from './fields.js';
 
@@ -40,4 +41,16 @@ export function toPage<Row extends PageCursor>(rows: Row[], pageSize: number): {
   const page = rows.slice(0, pageSize);
   const last = page[page.length - 1];
   return { rows: page, nextPageToken: last ? encodePageToken(last) : '' };
+}
+
+/**
+ * The one keyset condition of every newest-first list, for rows aliased
+ * `alias` and ordered by (created_at DESC, id DESC): a range on an index with
+ * those columns after the owner's, so the hundredth page costs what the first
+ * does. Empty on the first page.
+ */
+export function afterCursor(alias: string, after: PageCursor | undefined): Sql {
+  if (!after) return empty;
+  const row = raw(alias);
+  return sql`AND (${row}.created_at, ${row}.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`;
 }

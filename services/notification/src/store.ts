@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { inTransaction, type PageCursor, queryRows } from '@ordermesh/kit';
+import { afterCursor, inTransaction, type PageCursor, queryRows, raw, sql } from '@ordermesh/kit';
 import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Database } from './db.js';
@@ -30,17 +30,7 @@ export interface NotificationStore {
 /** A send holds its transaction open, so the connection must let it wait for the slowest send allowed. */
 export const DELIVERY_TRANSACTION_IDLE_MS = SEND_DEADLINE_MS + 5_000;
 
-const FIND_RECIPIENT = `
-  SELECT user_id::text AS "userId", email, display_name AS "displayName", updated_at AS "updatedAt"
-    FROM recipients WHERE user_id = $1::uuid`;
-const RETURNED = `id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`;
-const INSERT_SENT = `
-  INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
-  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, 'SENT', now())
-  ON CONFLICT (event_id) DO NOTHING
-  RETURNING ${RETURNED}`;
-const LOCK_BY_EVENT = `SELECT ${RETURNED} FROM notifications WHERE event_id = $1::uuid FOR UPDATE`;
-const MARK_SENT = `UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = $1::uuid`;
+const RETURNED = raw(`id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`);
 
 interface LockedNotification {
   id: string;
@@ -70,9 +60,13 @@ export class PostgresNotificationStore implements NotificationStore {
     await this.db.recipient.upsert({ where: { userId }, create: recipient, update: contact });
   }
 
-  /** On pg directly: it runs for every event (kit database.ts). */
+  /** Hand-written: it runs for every event (kit database.ts). */
   async findRecipient(userId: string) {
-    const [recipient] = await queryRows<Recipient>(this.pool, { text: FIND_RECIPIENT, values: [userId] });
+    const [recipient] = await queryRows<Recipient>(
+      this.pool,
+      sql`SELECT user_id::text AS "userId", email, display_name AS "displayName", updated_at AS "updatedAt"
+            FROM recipients WHERE user_id = ${userId}::uuid`,
+    );
     return recipient ?? null;
   }
 
@@ -95,48 +89,47 @@ export class PostgresNotificationStore implements NotificationStore {
     // The first delivery inserts the row already SENT and holds it locked until it commits, which it
     // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
     // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
-    const [first] = await queryRows<LockedNotification>(connection, {
-      text: INSERT_SENT,
-      values: [
-        randomUUID(),
-        notification.eventId,
-        notification.userId,
-        notification.kind,
-        notification.channel,
-        notification.recipient,
-        notification.subject,
-        notification.body,
-      ],
-    });
+    const { eventId, userId, kind, channel, recipient, subject, body } = notification;
+    const [first] = await queryRows<LockedNotification>(
+      connection,
+      sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
+          VALUES (${randomUUID()}::uuid, ${eventId}::uuid, ${userId}::uuid, ${kind}, ${channel}, ${recipient},
+                  ${subject}, ${body}, 'SENT', now())
+          ON CONFLICT (event_id) DO NOTHING
+          RETURNING ${RETURNED}`,
+    );
     if (first) {
       await send(messageOf(first));
       return true;
     }
     // A repeat delivery waits here for the row lock of any delivery still in progress.
-    const [row] = await queryRows<LockedNotification>(connection, {
-      text: LOCK_BY_EVENT,
-      values: [notification.eventId],
-    });
-    if (!row) throw new Error(`notification of event ${notification.eventId} vanished`);
+    const [row] = await queryRows<LockedNotification>(
+      connection,
+      sql`SELECT ${RETURNED} FROM notifications WHERE event_id = ${eventId}::uuid FOR UPDATE`,
+    );
+    if (!row) throw new Error(`notification of event ${eventId} vanished`);
     if (row.status === 'SENT') return false;
     // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
     await send(messageOf(row));
-    await queryRows(connection, { text: MARK_SENT, values: [row.id] });
+    await queryRows(
+      connection,
+      sql`UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = ${row.id}::uuid`,
+    );
     return true;
   }
 
+  /** Hand-written, for the keyset condition every list shares (kit paging.ts). */
   listNotifications(userId: string, limit: number, after?: PageCursor) {
-    return this.db.notification.findMany({
-      where: {
-        userId,
-        ...(after && {
-          // The redundant `lte` gives the (user_id, created_at, id) index a place to start.
-          createdAt: { lte: after.createdAt },
-          OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
-        }),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit,
-    });
+    return queryRows<Notification>(
+      this.pool,
+      sql`SELECT n.id::text AS id, n.event_id::text AS "eventId", n.user_id::text AS "userId", n.kind, n.channel,
+                 n.recipient, n.subject, n.body, n.status::text AS status, n.created_at AS "createdAt",
+                 n.sent_at AS "sentAt"
+            FROM notifications n
+           WHERE n.user_id = ${userId}::uuid
+                 ${afterCursor('n', after)}
+           ORDER BY n.created_at DESC, n.id DESC
+           LIMIT ${limit}::int`,
+    );
   }
 }

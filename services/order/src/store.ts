@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { type OutboxRecord, outboxInsertCte, queryRows } from '@ordermesh/kit';
+import {
+  afterCursor,
+  empty,
+  type OutboxRecord,
+  outboxInsertCte,
+  type PageCursor,
+  queryRows,
+  raw,
+  sql,
+} from '@ordermesh/kit';
 import type pg from 'pg';
 import type { Database } from './db.js';
-import { type OrderStatus, Prisma, type Product } from './generated/prisma/client.js';
+import type { OrderStatus, Prisma, Product } from './generated/prisma/client.js';
 import type { PricedItem } from './pricing.js';
 
 export type OrderWithItems = Prisma.OrderGetPayload<{ include: { items: true } }>;
@@ -43,7 +52,7 @@ export interface OrderStore {
     event?: OutboxRecord,
   ): Promise<OrderWithItems>;
   /** Newest first, starting after `after` when given. */
-  listOrders(userId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<OrderWithItems[]>;
+  listOrders(userId: string, limit: number, after?: PageCursor): Promise<OrderWithItems[]>;
   /**
    * Takes up to `limit` pending orders that are due for a charge attempt and
    * moves their next attempt `retryMs` ahead, so that other instances skip them.
@@ -54,9 +63,9 @@ export interface OrderStore {
 const withItems = { items: { orderBy: { id: 'asc' } } } as const;
 
 /**
- * The statements every order or listing runs (insert, transition, list) are
- * composed with Prisma.sql and sent on the shared pool by pg directly, which
- * costs less CPU than Prisma's $queryRaw (kit database.ts); the rest is Prisma.
+ * Data access as everywhere (README, "Data access"): the reads by key use
+ * Prisma's model API; every hand-written statement (insert, transition, list,
+ * claim) is the kit's `sql`, sent on the shared pool by `queryRows`.
  */
 export class PostgresOrderStore implements OrderStore {
   constructor(
@@ -89,7 +98,7 @@ export class PostgresOrderStore implements OrderStore {
     const { items } = order;
     const rows = await queryRows<OrderRow>(
       this.pool,
-      Prisma.sql`
+      sql`
       WITH o AS (
         INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
                             payment_method_id, next_payment_attempt_at, updated_at)
@@ -105,7 +114,7 @@ export class PostgresOrderStore implements OrderStore {
                   WITH ORDINALITY AS item(sku, name, quantity, unit_price_minor, position)
          ORDER BY item.position
         RETURNING *),
-      ${outboxInsertCte(Prisma, event(id), Prisma.sql`o`)}
+      ${outboxInsertCte(event(id), 'o')}
       SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`,
     );
     const [row] = rows;
@@ -119,13 +128,13 @@ export class PostgresOrderStore implements OrderStore {
   async transition(id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord) {
     const rows = await queryRows<OrderRow>(
       this.pool,
-      Prisma.sql`
+      sql`
       WITH o AS (
         UPDATE orders
            SET status = ${change.status}::"OrderStatus", status_reason = ${change.statusReason},
                next_payment_attempt_at = NULL, updated_at = now()
          WHERE id = ${id}::uuid AND status = ANY(${[...from]}::"OrderStatus"[])
-        RETURNING *)${event ? Prisma.sql`, ${outboxInsertCte(Prisma, event, Prisma.sql`o`)}` : Prisma.empty}
+        RETURNING *)${event ? sql`, ${outboxInsertCte(event, 'o')}` : empty}
       SELECT ${ORDER_COLUMNS},
              (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
         FROM o`,
@@ -142,15 +151,15 @@ export class PostgresOrderStore implements OrderStore {
    * The row comparison is a range on the (user_id, created_at DESC, id DESC) index, so a
    * page costs the same on a user's first order as on their hundred-thousandth.
    */
-  async listOrders(userId: string, limit: number, after?: { createdAt: Date; id: string }) {
+  async listOrders(userId: string, limit: number, after?: PageCursor) {
     const rows = await queryRows<OrderRow>(
       this.pool,
-      Prisma.sql`
+      sql`
       SELECT ${ORDER_COLUMNS},
              (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
         FROM orders o
        WHERE o.user_id = ${userId}::uuid
-             ${after ? Prisma.sql`AND (o.created_at, o.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
+             ${afterCursor('o', after)}
        ORDER BY o.created_at DESC, o.id DESC
        LIMIT ${limit}`,
     );
@@ -158,28 +167,31 @@ export class PostgresOrderStore implements OrderStore {
   }
 
   async claimDueSettlements(limit: number, retryMs: number) {
-    const rows = await this.db.$queryRaw<{ id: string }[]>`
+    const rows = await queryRows<{ id: string }>(
+      this.pool,
+      sql`
       UPDATE orders
-         SET next_payment_attempt_at = now() + make_interval(secs => ${retryMs / 1000}),
+         SET next_payment_attempt_at = now() + make_interval(secs => ${retryMs / 1000}::float8),
              payment_attempts = payment_attempts + 1
        WHERE id IN (SELECT id FROM orders
                      WHERE status = 'PENDING_PAYMENT' AND next_payment_attempt_at <= now()
-                     ORDER BY next_payment_attempt_at LIMIT ${limit}
+                     ORDER BY next_payment_attempt_at LIMIT ${limit}::int
                      FOR UPDATE SKIP LOCKED)
-      RETURNING id::text AS id`;
+      RETURNING id::text AS id`,
+    );
     return rows.map((row) => row.id);
   }
 }
 
 /** The orders columns under their Prisma field names, from a row source aliased `o`. */
-const ORDER_COLUMNS = Prisma.raw(`o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",
+const ORDER_COLUMNS = raw(`o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",
   o.request_hash AS "requestHash", o.status::text AS status, o.status_reason AS "statusReason", o.currency,
   o.total_minor AS "totalMinor", o.payment_method_id::text AS "paymentMethodId",
   o.next_payment_attempt_at AS "nextPaymentAttemptAt", o.payment_attempts AS "paymentAttempts",
   o.created_at AS "createdAt", o.updated_at AS "updatedAt"`);
 
 /** The items of a row source aliased `i` as a JSON array, ids ascending; bigints as text so none loses precision. */
-const ITEMS_JSON = Prisma.raw(`COALESCE(json_agg(json_build_object(
+const ITEMS_JSON = raw(`COALESCE(json_agg(json_build_object(
   'id', i.id::text, 'orderId', i.order_id::text, 'sku', i.sku, 'name', i.name,
   'quantity', i.quantity, 'unitPriceMinor', i.unit_price_minor::text) ORDER BY i.id), '[]'::json)`);
 

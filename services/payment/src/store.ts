@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type OutboxRecord, outboxInsertCte, queryRows } from '@ordermesh/kit';
+import { empty, type OutboxRecord, outboxInsertCte, queryRows, raw, sql } from '@ordermesh/kit';
 import type pg from 'pg';
 import type { Database } from './db.js';
-import { type Payment, type PaymentMethod, type PaymentStatus, Prisma } from './generated/prisma/client.js';
+import type { Payment, PaymentMethod, PaymentStatus } from './generated/prisma/client.js';
 
 export type { Payment, PaymentMethod, PaymentStatus };
 
@@ -53,9 +53,10 @@ export interface PaymentStore {
 }
 
 /**
- * The statements every charge runs (its start and its transition) are
- * composed with Prisma.sql and sent on the shared pool by pg directly, which
- * costs less CPU than Prisma's $queryRaw (kit database.ts); the rest is Prisma.
+ * Data access as everywhere (README, "Data access"): the reads and inserts by
+ * key use Prisma's model API; every hand-written statement (the card read, a
+ * charge's start and its transition) is the kit's `sql`, sent on the shared
+ * pool by `queryRows`.
  */
 export class PostgresPaymentStore implements PaymentStore {
   constructor(
@@ -63,13 +64,16 @@ export class PostgresPaymentStore implements PaymentStore {
     private readonly pool: pg.Pool,
   ) {}
 
-  /** Raw SQL: a model query costs Prisma several times the CPU of the round trip. */
+  /** Hand-written, on every charge: a model query costs Prisma several times the CPU of the round trip. */
   async findMethod(userId: string, id: string) {
-    const [method] = await this.db.$queryRaw<PaymentMethod[]>`
+    const [method] = await queryRows<PaymentMethod>(
+      this.pool,
+      sql`
       SELECT id::text AS id, user_id::text AS "userId", idempotency_key AS "idempotencyKey",
              provider_token AS "providerToken", brand, last4, exp_month AS "expMonth", exp_year AS "expYear",
              holder_name AS "holderName", created_at AS "createdAt"
-        FROM payment_methods WHERE id = ${id}::uuid AND user_id = ${userId}::uuid`;
+        FROM payment_methods WHERE id = ${id}::uuid AND user_id = ${userId}::uuid`,
+    );
     return method ?? null;
   }
 
@@ -105,7 +109,7 @@ export class PostgresPaymentStore implements PaymentStore {
   async startCharge(charge: NewCharge) {
     const [row] = await queryRows<StartChargeRow>(
       this.pool,
-      Prisma.sql`
+      sql`
       WITH m AS (
         SELECT id, provider_token FROM payment_methods
          WHERE id = ${charge.paymentMethodId}::uuid AND user_id = ${charge.userId}::uuid),
@@ -137,7 +141,7 @@ export class PostgresPaymentStore implements PaymentStore {
   async transition(id: string, from: PaymentStatus, change: PaymentChange, event?: OutboxRecord) {
     const rows = await queryRows<PaymentRow>(
       this.pool,
-      Prisma.sql`
+      sql`
       WITH p AS (
         UPDATE payments
            SET status = ${change.status}::"PaymentStatus",
@@ -145,7 +149,7 @@ export class PostgresPaymentStore implements PaymentStore {
                refund_key = COALESCE(${change.refundKey ?? null}::text, refund_key),
                updated_at = now()
          WHERE id = ${id}::uuid AND status = ${from}::"PaymentStatus"
-        RETURNING *)${event ? Prisma.sql`, ${outboxInsertCte(Prisma, event, Prisma.sql`p`)}` : Prisma.empty}
+        RETURNING *)${event ? sql`, ${outboxInsertCte(event, 'p')}` : empty}
       SELECT ${PAYMENT_COLUMNS} FROM p`,
     );
     const [row] = rows;
@@ -160,7 +164,7 @@ type StartChargeRow = { methodId: string; providerToken: string } & { [F in keyo
 const toPayment = (row: PaymentRow): Payment => ({ ...row, amountMinor: BigInt(row.amountMinor) });
 
 /** The payments columns under their Prisma field names, from a row source aliased `p`. */
-const PAYMENT_COLUMNS = Prisma.raw(`p.id::text AS id, p.order_id::text AS "orderId", p.user_id::text AS "userId",
+const PAYMENT_COLUMNS = raw(`p.id::text AS id, p.order_id::text AS "orderId", p.user_id::text AS "userId",
   p.payment_method_id::text AS "paymentMethodId", p.amount_minor AS "amountMinor", p.currency, p.status::text AS status,
   p.decline_reason AS "declineReason", p.charge_key AS "chargeKey", p.refund_key AS "refundKey",
   p.created_at AS "createdAt", p.updated_at AS "updatedAt"`);

@@ -19,7 +19,7 @@ import { connectDatabase } from './db.js';
 import { userService } from './handlers.js';
 import { startJwksServer } from './jwks-server.js';
 import { loginThrottleKeyPrefix, RedisLoginThrottle } from './login-throttle.js';
-import { PrismaUserStore } from './store.js';
+import { PostgresUserStore } from './store.js';
 import { Users } from './users.js';
 
 /** Wires UserService, the public entry point, and starts it. */
@@ -44,7 +44,7 @@ export async function startUserService(config: UserConfig) {
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR, identity.interceptor('order'));
   const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR, identity.interceptor('payment'));
   const users = new Users(
-    new PrismaUserStore(db),
+    new PostgresUserStore(db, pool),
     issuer,
     cache,
     protoCodec(User),

@@ -8,7 +8,7 @@ import { createMigratedDatabase, query } from '../../../tests/support/databases.
 import { eventually } from '../../../tests/support/eventually.ts';
 import { failure } from '../../../tests/support/grpc.ts';
 import { type Connections, connectDatabase, type Database } from '../src/db.js';
-import { PrismaUserStore } from '../src/store.js';
+import { PostgresUserStore } from '../src/store.js';
 import { Users } from '../src/users.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -55,7 +55,7 @@ beforeAll(async () => {
   publicPem = keys.publicPem;
   verifier = TokenVerifier.fromPem([publicPem], settings);
   strangerVerifier = TokenVerifier.fromPem([keyPair().publicPem], settings);
-  users = new Users(new PrismaUserStore(db), issuer, cache, protoCodec(User), 10, () => {
+  users = new Users(new PostgresUserStore(db, connections.pool), issuer, cache, protoCodec(User), 10, () => {
     written += 1;
   });
   // Commands sent before the cache has connected are misses by design; start from a connected one.
