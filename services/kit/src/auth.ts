@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Metadata } from '@grpc/grpc-js';
 import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { unauthenticated } from './errors.js';
-import { ExpiringMap } from './expiring-map.js';
 import { UUID } from './fields.js';
 
 const ALGORITHM = 'ES256';
@@ -105,9 +105,17 @@ export class TokenVerifier {
   /**
    * A client sends the same access token on every call until it expires;
    * remembered for at most a minute, so a key taken out of rotation stops
-   * working within a minute even in a running process.
+   * working within a minute even in a running process. Bounded, so many
+   * distinct tokens cannot grow it without limit; only a token that verified
+   * is stored, keyed by all of it, so a forged one never hits.
    */
-  private readonly verified = new ExpiringMap<string>(VERIFIED_ACCESS_TOKENS);
+  private readonly verified = new LRUCache<string, string>({
+    max: VERIFIED_ACCESS_TOKENS,
+    // Read the clock on every get, not once per millisecond, so no entry is served past its ttl.
+    ttlResolution: 0,
+    // The lapse times below are wall-clock (exp, iat): measure them with the same clock.
+    perf: { now: () => Date.now() },
+  });
 
   constructor(
     private readonly keys: KeyObject[],
@@ -146,7 +154,10 @@ export class TokenVerifier {
         if (typeof payload.sub === 'string' && UUID.test(payload.sub)) {
           // exp and iat are required claims, so both are numbers here.
           const lapses = Math.min(payload.exp as number, (payload.iat as number) + MAX_TOKEN_AGE_SECONDS) * 1000;
-          this.verified.remember(token, payload.sub, Math.min(lapses, Date.now() + VERIFIED_ACCESS_TOKEN_MS));
+          // lru-cache still serves an entry whose age equals its ttl, so one ms less makes it lapse at
+          // `lapses`, not after; a ttl of 0 would mean "never expires", so such a token is not stored.
+          const ttl = Math.min(lapses - Date.now(), VERIFIED_ACCESS_TOKEN_MS) - 1;
+          if (ttl > 0) this.verified.set(token, payload.sub, { ttl });
           return payload.sub;
         }
       } catch {

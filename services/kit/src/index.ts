@@ -7,7 +7,6 @@ export * from './consumer.js';
 export * from './database.js';
 export * from './errors.js';
 export * from './events.js';
-export * from './expiring-map.js';
 export * from './fields.js';
 export * from './grpc-client.js';
 export * from './grpc-server.js';

@@ -162,6 +162,58 @@ describe('service tokens', () => {
     expect((await rejection(verifier.verify(withToken(token)))).code).toBe(status.UNAUTHENTICATED);
   });
 
+  it('stop verifying at the very millisecond they lapse', async () => {
+    let now = t0;
+    const verifier = verifierFor('order', () => now);
+    const token = await ServiceTokenSigner.fromPem('user', user.privatePem, () => t0).token('order');
+    await expect(verifier.verify(withToken(token))).resolves.toEqual({ name: 'user' });
+    now = t0 + 69_999;
+    await expect(verifier.verify(withToken(token))).resolves.toEqual({ name: 'user' });
+    now = t0 + 70_000; // exp (60 s) plus the 10 s clock leeway: jose refuses it from here on, so must the cache
+    expect((await rejection(verifier.verify(withToken(token)))).code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it('are not remembered past their lapse when first verified in its last millisecond', async () => {
+    let now = t0 + 69_999;
+    const verifier = verifierFor('order', () => now);
+    const token = await ServiceTokenSigner.fromPem('user', user.privatePem, () => t0).token('order');
+    await expect(verifier.verify(withToken(token))).resolves.toEqual({ name: 'user' });
+    now = t0 + 71_000;
+    expect((await rejection(verifier.verify(withToken(token)))).code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it('lapse from memory too with a clock that starts at 0', async () => {
+    let now = 0;
+    const verifier = verifierFor('order', () => now);
+    const token = await ServiceTokenSigner.fromPem('user', user.privatePem, () => 0).token('order');
+    await expect(verifier.verify(withToken(token))).resolves.toEqual({ name: 'user' });
+    now = 70_000;
+    expect((await rejection(verifier.verify(withToken(token)))).code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it('are remembered 1024 at most, the least recently used forgotten first', async () => {
+    let now = t0;
+    const verifier = verifierFor('order', () => now);
+    const tokens = await Promise.all(
+      Array.from({ length: 1025 }, (_, n) =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'ES256', typ: 'ordermesh-service+jwt' })
+          .setIssuer('user')
+          .setSubject('user')
+          .setAudience('order')
+          .setJti(String(n))
+          .setIssuedAt(t0 / 1000)
+          .setExpirationTime(t0 / 1000 + 60)
+          .sign(user.privateKey),
+      ),
+    );
+    for (const token of tokens) await verifier.verify(withToken(token));
+    // Issued a minute "in the future" now: refused when verified afresh, answered only from memory.
+    now = t0 - 60_000;
+    await expect(verifier.verify(withToken(tokens[1024] as string))).resolves.toEqual({ name: 'user' });
+    expect((await rejection(verifier.verify(withToken(tokens[0] as string)))).code).toBe(status.UNAUTHENTICATED);
+  });
+
   it('accept the old and the new key of a caller while it rotates', async () => {
     const next = pemPair();
     const verifier = ServiceTokenVerifier.fromPem(

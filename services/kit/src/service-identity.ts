@@ -2,9 +2,9 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InterceptingCall, type Interceptor, Metadata, status } from '@grpc/grpc-js';
 import { decodeJwt, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { expectEs256Key } from './auth.js';
 import { AppError, permissionDenied } from './errors.js';
-import { ExpiringMap } from './expiring-map.js';
 
 /**
  * Caller identity between services without the mesh.
@@ -128,14 +128,20 @@ export class ServiceTokenSigner {
 /** Verifies the service tokens sent to one service (`audience`) against the callers' public keys. */
 export class ServiceTokenVerifier {
   /** Plain (unbound) tokens already verified, until they lapse: a caller reuses one for ~40 s. */
-  private readonly verified: ExpiringMap<ServiceCaller>;
+  private readonly verified: LRUCache<string, ServiceCaller>;
 
   private constructor(
     private readonly audience: string,
     private readonly keysByCaller: ReadonlyMap<string, readonly KeyObject[]>,
     private readonly now: () => number,
   ) {
-    this.verified = new ExpiringMap(VERIFIED_CACHE_SIZE, now);
+    this.verified = new LRUCache({
+      max: VERIFIED_CACHE_SIZE,
+      // Read the clock on every get, not once per millisecond, so no entry is served past its ttl.
+      ttlResolution: 0,
+      // lru-cache takes an entry stored at time 0 to never expire: shifted, so a clock starting at 0 works too.
+      perf: { now: () => now() + 1 },
+    });
   }
 
   /** `trusted` maps a caller's name to its public keys (two while its key rotates). */
@@ -187,7 +193,10 @@ export class ServiceTokenVerifier {
         const caller = { name: claimedCaller };
         // exp and iat were checked just now, so both are numbers.
         const lapses = Math.min(payload.exp as number, (payload.iat as number) + MAX_TOKEN_AGE_SECONDS);
-        this.verified.remember(token, caller, (lapses + CLOCK_LEEWAY_SECONDS) * 1000);
+        // lru-cache still serves an entry whose age equals its ttl, so one ms less makes it lapse when
+        // jose starts refusing the token; a ttl of 0 would mean "never expires", so it is not stored then.
+        const ttl = (lapses + CLOCK_LEEWAY_SECONDS) * 1000 - this.now() - 1;
+        if (ttl > 0) this.verified.set(token, caller, { ttl });
         return caller;
       } catch {
         // try the caller's next key

@@ -89,4 +89,33 @@ describe('Notifications', () => {
     ]);
     expect(store.reads).toBe(1);
   });
+
+  it('remembers at most 10,000 recipients, forgetting the least recently used first', async () => {
+    const { store, recipients } = memoryStore();
+    const { channel } = recordingChannel();
+    const notifications = new Notifications(store, channel, silent, () => 0);
+    const user = (n: number) => `6f1e2d3c-4b5a-4968-8776-${String(n).padStart(12, '0')}`;
+    const placedBy = (n: number, event: number): NotifiableEvent => ({
+      eventId: `00000000-0000-4000-8000-${String(event).padStart(12, '0')}`,
+      kind: 'order.placed',
+      payload: {
+        orderId: `10000000-0000-4000-8000-${String(event).padStart(12, '0')}`,
+        userId: user(n),
+        total: { amountMinor: 1200, currency: 'EUR' },
+        itemCount: 1,
+        occurredAt: undefined,
+      },
+    });
+    for (let n = 0; n <= 10_000; n += 1) {
+      recipients.set(user(n), { userId: user(n), email: `u${n}@example.com`, displayName: `U${n}` });
+    }
+
+    // The clock stands still, so only the bound can make it forget the first recipient.
+    for (let n = 0; n <= 10_000; n += 1) await notifications.notify(placedBy(n, n));
+    expect(store.reads).toBe(10_001);
+    await notifications.notify(placedBy(10_000, 10_001));
+    expect(store.reads).toBe(10_001);
+    await notifications.notify(placedBy(0, 10_002));
+    expect(store.reads).toBe(10_002);
+  });
 });

@@ -1,4 +1,5 @@
-import { ExpiringMap, type Logger, type PageCursor } from '@ordermesh/kit';
+import type { Logger, PageCursor } from '@ordermesh/kit';
+import { LRUCache } from 'lru-cache';
 import type { NotificationChannel } from './channels.js';
 import type { NotifiableEvent } from './incoming-events.js';
 import { composeMessage } from './messages.js';
@@ -24,15 +25,23 @@ const RECIPIENTS_REMEMBERED = 10_000;
  * is delivered.
  */
 export class Notifications {
-  private readonly recipients: ExpiringMap<NewRecipient>;
+  private readonly recipients: LRUCache<string, NewRecipient>;
 
   constructor(
     private readonly store: NotificationStore,
     private readonly channel: NotificationChannel,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.recipients = new ExpiringMap(RECIPIENTS_REMEMBERED, now);
+    this.recipients = new LRUCache({
+      max: RECIPIENTS_REMEMBERED,
+      // lru-cache still serves an entry whose age equals its ttl: one ms less forgets it after exactly a minute.
+      ttl: RECIPIENT_MEMORY_MS - 1,
+      // Read the clock on every get, not once per millisecond, so no entry is served past its ttl.
+      ttlResolution: 0,
+      // lru-cache takes an entry stored at time 0 to never expire: shifted, so a clock starting at 0 works too.
+      perf: { now: () => now() + 1 },
+    });
   }
 
   async notify(event: NotifiableEvent): Promise<void> {
@@ -78,7 +87,7 @@ export class Notifications {
   }
 
   private remember(recipient: NewRecipient): NewRecipient {
-    this.recipients.remember(recipient.userId, recipient, this.now() + RECIPIENT_MEMORY_MS);
+    this.recipients.set(recipient.userId, recipient);
     return recipient;
   }
 }
