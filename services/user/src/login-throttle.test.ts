@@ -68,6 +68,18 @@ describe('MemoryCounters (the fallback while Redis is away)', () => {
     }
   });
 
+  it('never goes below zero: forgiving more than was counted gives no extra attempts', async () => {
+    const counters = new MemoryCounters(1_000, () => 0);
+    const keys: [string, string] = ['a', 's'];
+    await counters.forgive(keys);
+    await counters.attempt(keys, [2, 2], 1_000);
+    await counters.forgive(keys);
+    await counters.forgive(keys);
+    const results = [];
+    for (let i = 0; i < 3; i += 1) results.push(await counters.attempt(keys, [2, 2], 1_000));
+    expect(results).toEqual([false, false, true]);
+  });
+
   it('stays within its key budget under a flood of distinct accounts', async () => {
     const counters = new MemoryCounters(10, () => 0);
     for (let i = 0; i < 100; i += 1) await counters.attempt([`account-${i}`, `source-${i}`], [1, 1], 1_000);

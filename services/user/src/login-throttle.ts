@@ -34,6 +34,16 @@ export const THROTTLED_MESSAGE = 'too many login attempts; wait a few minutes an
 
 const throttled = () => new AppError(status.RESOURCE_EXHAUSTED, THROTTLED_MESSAGE);
 
+/*
+ * Why not rate-limiter-flexible (11.4.0): its `reward` is a consume of -1 points,
+ * so a success taken back after the window ended (or twice) writes -1, a bonus
+ * attempt in a fresh window (RateLimiterRedis `_reward` -> `_upsert(-points)`,
+ * whose script does SET 0 NX, INCRBY; MemoryStorage.incrby likewise). And
+ * RateLimiterMemory keeps every key, with a timer each, until its window ends:
+ * no bound against a flood of made-up emails. Fixing both means our own Lua
+ * script (`customIncrTtlLuaScript`) and our own insurance limiter: this file again.
+ */
+
 /**
  * Counts one attempt against both keys (a fixed window: the first attempt
  * sets the expiry, later ones do not extend it) and answers 1 when either is
