@@ -48,7 +48,10 @@ export class Users {
     const email = registration.email.trim().toLowerCase();
     const previous = await this.store.findByRegistrationKey(registration.idempotencyKey);
     if (previous) return this.sameRegistration(previous, email);
-    if (await this.store.findByEmail(email)) throw alreadyExists('an account with this email already exists');
+    const taken = await this.store.findByEmail(email);
+    // A racing twin of this very registration may have committed between the two reads.
+    if (taken?.registrationKey === registration.idempotencyKey) return this.sameRegistration(taken, email);
+    if (taken) throw alreadyExists('an account with this email already exists');
 
     const passwordHash = await hashPassword(registration.password, this.passwordLogN);
     try {
