@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import sql, { empty, join, raw, type Sql } from 'sql-template-tag';
 
 /**
  * Hand-written SQL is composed with this tag: values become `$n` parameters,
  * never text, and fragments (another `sql`, `join`, `raw`, `empty`) nest.
- * Every such statement goes to the service's pg pool through `queryRows`;
- * Prisma's model API serves the plain reads and writes by key
- * (docs/architecture.md, "Data access").
+ * Every statement goes to the service's pg pool through `queryRows`
+ * (README, "Data access").
  */
 export { empty, join, raw, type Sql, sql };
 
@@ -18,32 +16,20 @@ export interface SqlStatement {
   readonly values: readonly unknown[];
 }
 
-/** A service's database: Prisma for the model queries, and its pool for the statements on the hot path. */
-export interface DatabaseConnections<Client> {
-  db: Client;
-  pool: pg.Pool;
-  close(): Promise<void>;
-}
-
 export interface DatabaseOptions {
-  /** Connections in the pool, shared by Prisma and the plain statements. */
+  /** Connections in the pool. */
   max?: number;
   /** The server ends a transaction left idle this long, so a stuck caller cannot hold its locks for good. */
   maxTransactionIdleMs?: number;
 }
 
 /**
- * One pool per service, shared by Prisma (through its pg adapter) and the
- * statements that run on every request or event, which go to pg directly:
- * there Prisma's client only added CPU, about 0.1 ms per raw statement and
- * 0.25 ms per interactive transaction on top of the round trip
- * (docs/performance-history.md). Connections are counted once either way.
+ * A service's database: one pg pool, which every statement uses (through
+ * `queryRows` or `inTransaction`). Prisma owns the schema, the migrations and
+ * the row types, but no query: its client cost 81 MiB of memory and three
+ * times the time per query of pg here (README, "Data access").
  */
-export function connectDatabase<Client extends { $disconnect(): Promise<void> }>(
-  url: string,
-  options: DatabaseOptions,
-  createClient: (adapter: PrismaPg) => Client,
-): DatabaseConnections<Client> {
+export function connectDatabase(url: string, options: DatabaseOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
@@ -52,15 +38,7 @@ export function connectDatabase<Client extends { $disconnect(): Promise<void> }>
   // A pooled connection that fails while idle is dropped and replaced on the next query; without a
   // listener its error would end the process.
   pool.on('error', () => {});
-  const db = createClient(new PrismaPg(pool));
-  return {
-    db,
-    pool,
-    close: async () => {
-      await db.$disconnect();
-      await pool.end();
-    },
-  };
+  return pool;
 }
 
 /**

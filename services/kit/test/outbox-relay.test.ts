@@ -11,8 +11,9 @@ import {
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import { createMigratedDatabase } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
+import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
 import { TcpProxy } from '../../../tests/support/tcp-proxy.ts';
-import { type Connections, connectDatabase, type Database } from '../../payment/src/db.js';
+import { PrismaClient } from '../../payment/src/generated/prisma/client.js';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const runId = randomUUID().slice(0, 8);
@@ -21,8 +22,8 @@ const queue = `outbox.test.${runId}`;
 const log = createLogger('outbox-relay-test', 'silent');
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
-let db: Database;
-let connections: Connections;
+let db: InstanceType<typeof PrismaClient>;
+let connections: DatabaseUnderTest<InstanceType<typeof PrismaClient>>;
 let broker: ChannelModel;
 let channel: Channel;
 /** Every message the test queue received, in arrival order. */
@@ -88,7 +89,7 @@ const unsent = () => db.outboxEvent.count({ where: { sentAt: null } });
 
 beforeAll(async () => {
   database = await createMigratedDatabase('payment');
-  connections = connectDatabase(database.url, { max: 4 });
+  connections = await connectDatabaseUnderTest(PrismaClient, database.url, { max: 4 });
   db = connections.db;
   broker = await connect(AMQP_URL);
   channel = await broker.createChannel();

@@ -1,4 +1,5 @@
 import {
+  connectDatabase,
   createLogger,
   EventConsumer,
   readPemFiles,
@@ -9,7 +10,6 @@ import {
 } from '@ordermesh/kit';
 import { LogChannel, type NotificationChannel, SmtpChannel } from './channels.js';
 import type { NotificationConfig } from './config.js';
-import { connectDatabase } from './db.js';
 import { observedChannel } from './delivery-telemetry.js';
 import { notificationService } from './handlers.js';
 import { NOTIFIED_EVENTS, readEvent } from './incoming-events.js';
@@ -20,19 +20,16 @@ import { DELIVERY_TRANSACTION_IDLE_MS, PostgresNotificationStore } from './store
 export async function startNotificationService(config: NotificationConfig) {
   const log = createLogger('notification', config.LOG_LEVEL);
   // Each event in hand holds a connection for its whole delivery transaction; a few more serve the RPCs.
-  const database = connectDatabase(config.DATABASE_URL, {
+  const pool = connectDatabase(config.DATABASE_URL, {
     max: config.NOTIFICATION_PREFETCH + 4,
     maxTransactionIdleMs: DELIVERY_TRANSACTION_IDLE_MS,
   });
-  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
-  // database is down) is met again, and reported, by that request.
-  await database.db.$connect().catch(() => {});
   const channel: NotificationChannel = observedChannel(
     config.NOTIFICATION_CHANNEL === 'smtp'
       ? new SmtpChannel(config.SMTP_URL, config.MAIL_FROM, config.NOTIFICATION_PREFETCH)
       : new LogChannel(log),
   );
-  const notifications = new Notifications(new PostgresNotificationStore(database.db, database.pool), channel, log);
+  const notifications = new Notifications(new PostgresNotificationStore(pool), channel, log);
   const verifier = TokenVerifier.fromPem(readPemFiles(config.JWT_PUBLIC_KEY_FILE), {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
@@ -59,7 +56,7 @@ export async function startNotificationService(config: NotificationConfig) {
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     { name: 'event consumer', run: () => consumer.stop(config.SHUTDOWN_GRACE_MS) },
     { name: 'mail channel', run: () => channel.close() },
-    { name: 'database', run: () => database.close() },
+    { name: 'database', run: () => pool.end() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { afterCursor, inTransaction, type PageCursor, queryRows, raw, sql } from '@ordermesh/kit';
 import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
-import type { Database } from './db.js';
 import type { Notification, NotificationStatus, Recipient } from './generated/prisma/client.js';
 
 export type { Notification, NotificationStatus, Recipient };
@@ -49,18 +48,24 @@ const messageOf = (row: LockedNotification): OutgoingMessage => ({
   text: row.body,
 });
 
+/**
+ * Data access as everywhere (README, "Data access"): every statement is the
+ * kit's `sql`, sent on the service's pool by `queryRows`; rows come back under
+ * the field names of the Prisma schema's types.
+ */
 export class PostgresNotificationStore implements NotificationStore {
-  constructor(
-    private readonly db: Database,
-    private readonly pool: pg.Pool,
-  ) {}
+  constructor(private readonly pool: pg.Pool) {}
 
-  async saveRecipient(recipient: NewRecipient) {
-    const { userId, ...contact } = recipient;
-    await this.db.recipient.upsert({ where: { userId }, create: recipient, update: contact });
+  async saveRecipient({ userId, email, displayName }: NewRecipient) {
+    await queryRows(
+      this.pool,
+      sql`INSERT INTO recipients (user_id, email, display_name, updated_at)
+          VALUES (${userId}::uuid, ${email}, ${displayName}, now())
+          ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, display_name = excluded.display_name,
+                                              updated_at = excluded.updated_at`,
+    );
   }
 
-  /** Hand-written: it runs for every event (kit database.ts). */
   async findRecipient(userId: string) {
     const [recipient] = await queryRows<Recipient>(
       this.pool,
@@ -77,7 +82,7 @@ export class PostgresNotificationStore implements NotificationStore {
    * the best any mail relay allows.
    */
   async deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
-    // On pg directly, as one transaction on one connection (kit database.ts).
+    // One transaction on one connection (kit database.ts).
     return inTransaction(this.pool, (connection) => this.deliverInTransaction(connection, notification, send));
   }
 
@@ -118,7 +123,6 @@ export class PostgresNotificationStore implements NotificationStore {
     return true;
   }
 
-  /** Hand-written, for the keyset condition every list shares (kit paging.ts). */
   listNotifications(userId: string, limit: number, after?: PageCursor) {
     return queryRows<Notification>(
       this.pool,

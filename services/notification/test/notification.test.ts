@@ -22,10 +22,11 @@ import { type ChannelModel, connect } from 'amqplib';
 import { untilConsuming } from '../../../tests/support/broker.ts';
 import { createMigratedDatabase } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
+import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
 import { type ReceivedMail, startMailSink } from '../../../tools/dev/mail-sink.ts';
 import { startNotificationService } from '../src/app.js';
 import { loadNotificationConfig } from '../src/config.js';
-import { type Connections, connectDatabase, type Database } from '../src/db.js';
+import { PrismaClient } from '../src/generated/prisma/client.js';
 import { PostgresNotificationStore } from '../src/store.js';
 
 /** The test's SMTP server: every mail NotificationService sends, in arrival order. */
@@ -48,8 +49,8 @@ const retryDelaysMs = [200, 1_000];
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
-let db: Database;
-let connections: Connections;
+let db: InstanceType<typeof PrismaClient>;
+let connections: DatabaseUnderTest<InstanceType<typeof PrismaClient>>;
 let broker: ChannelModel;
 let publisher: EventPublisher;
 let client: NotificationServiceClient;
@@ -125,7 +126,7 @@ beforeAll(async () => {
   const service = await startNotificationService(config);
   shutdownSteps = service.shutdownSteps;
   client = new NotificationServiceClient(`127.0.0.1:${service.port}`, credentials.createInsecure());
-  connections = connectDatabase(database.url, { max: 2 });
+  connections = await connectDatabaseUnderTest(PrismaClient, database.url, { max: 2 });
   db = connections.db;
   broker = await connect(AMQP_URL);
   publisher = new EventPublisher(AMQP_URL, testLog, exchange);
@@ -271,7 +272,7 @@ describe('PostgresNotificationStore.deliverOnce', () => {
   });
 
   it('sends once when two deliveries of the same event race', async () => {
-    const store = new PostgresNotificationStore(db, connections.pool);
+    const store = new PostgresNotificationStore(connections.pool);
     const notification = newNotification('race@example.test');
     const sent: string[] = [];
     // A slow send keeps the first transaction open while the second one arrives.
@@ -291,7 +292,7 @@ describe('PostgresNotificationStore.deliverOnce', () => {
     expect(row).toMatchObject({ status: 'SENT', sentAt: expect.any(Date) });
   });
   it('records nothing when the send fails, so the next delivery sends', async () => {
-    const store = new PostgresNotificationStore(db, connections.pool);
+    const store = new PostgresNotificationStore(connections.pool);
     const notification = newNotification('retry@example.test');
     const failingSend = async () => {
       throw new Error('relay refused');

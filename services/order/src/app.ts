@@ -1,5 +1,6 @@
 import {
   Cache,
+  connectDatabase,
   createLogger,
   protoCodec,
   readServiceKey,
@@ -13,7 +14,6 @@ import {
 } from '@ordermesh/kit';
 import { Order } from '@ordermesh/proto/order';
 import type { OrderConfig } from './config.js';
-import { connectDatabase } from './db.js';
 import { orderService, toOrderMessage } from './handlers.js';
 import { observeOrdersByState } from './metrics.js';
 import { Orders } from './orders.js';
@@ -24,17 +24,14 @@ import { PostgresOrderStore } from './store.js';
 /** Wires OrderService and starts it with its outbox relay and settlement worker. */
 export async function startOrderService(config: OrderConfig) {
   const log = createLogger('order', config.LOG_LEVEL);
-  const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
-  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
-  // database is down) is met again, and reported, by that request.
-  await db.$connect().catch(() => {});
+  const pool = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.ORDER_CACHE_TTL_SECONDS, 'order');
   const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const identity = ServiceTokenSigner.fromPem('order', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
   const callers = ServiceTokenVerifier.fromPem('order', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
   const payments = new GrpcPaymentGateway(config.PAYMENT_SERVICE_ADDR, config.PAYMENT_TIMEOUT_MS, identity);
   const orders = new Orders(
-    new PostgresOrderStore(db, pool),
+    new PostgresOrderStore(pool),
     payments,
     cache,
     protoCodec(Order),
@@ -59,7 +56,7 @@ export async function startOrderService(config: OrderConfig) {
     { name: 'payment client', run: () => payments.close() },
     { name: 'cache', run: () => cache.close() },
     { name: 'order metrics', run: stopOrderMetrics },
-    { name: 'database', run: closeDatabase },
+    { name: 'database', run: () => pool.end() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

@@ -7,10 +7,10 @@ import {
   type PageCursor,
   queryRows,
   raw,
+  type Sql,
   sql,
 } from '@ordermesh/kit';
 import type pg from 'pg';
-import type { Database } from './db.js';
 import type { OrderStatus, Prisma, Product } from './generated/prisma/client.js';
 import type { PricedItem } from './pricing.js';
 
@@ -60,32 +60,42 @@ export interface OrderStore {
   claimDueSettlements(limit: number, retryMs: number): Promise<string[]>;
 }
 
-const withItems = { items: { orderBy: { id: 'asc' } } } as const;
-
 /**
- * Data access as everywhere (README, "Data access"): the reads by key use
- * Prisma's model API; every hand-written statement (insert, transition, list,
- * claim) is the kit's `sql`, sent on the shared pool by `queryRows`.
+ * Data access as everywhere (README, "Data access"): every statement is the
+ * kit's `sql`, sent on the service's pool by `queryRows`; rows come back under
+ * the field names of the Prisma schema's types.
  */
 export class PostgresOrderStore implements OrderStore {
-  constructor(
-    private readonly db: Database,
-    private readonly pool: pg.Pool,
-  ) {}
+  constructor(private readonly pool: pg.Pool) {}
 
-  listProducts() {
-    return this.db.product.findMany({ where: { active: true }, orderBy: { sku: 'asc' } });
+  async listProducts() {
+    const rows = await queryRows<ProductRow>(
+      this.pool,
+      sql`SELECT sku, name, price_minor AS "priceMinor", currency, active
+            FROM products WHERE active ORDER BY sku`,
+    );
+    return rows.map((row) => ({ ...row, priceMinor: BigInt(row.priceMinor) }));
   }
 
   findOrder(id: string) {
-    return this.db.order.findUnique({ where: { id }, include: withItems });
+    return this.findOne(sql`o.id = ${id}::uuid`);
   }
 
   findOrderByKey(userId: string, idempotencyKey: string) {
-    return this.db.order.findUnique({
-      where: { userId_idempotencyKey: { userId, idempotencyKey } },
-      include: withItems,
-    });
+    return this.findOne(sql`o.user_id = ${userId}::uuid AND o.idempotency_key = ${idempotencyKey}`);
+  }
+
+  /** The order a unique condition picks, with its items. */
+  private async findOne(condition: Sql) {
+    const [row] = await queryRows<OrderRow>(
+      this.pool,
+      sql`
+      SELECT ${ORDER_COLUMNS},
+             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
+        FROM orders o
+       WHERE ${condition}`,
+    );
+    return row ? toOrder(row) : null;
   }
 
   /**
@@ -203,6 +213,9 @@ interface ItemJson {
   quantity: number;
   unitPriceMinor: string;
 }
+
+/** A product as pg returns it: the bigint price as text. */
+type ProductRow = Omit<Product, 'priceMinor'> & { priceMinor: string };
 
 /** As pg returns it: bigint columns as text, which BigInt() reads without losing precision. */
 type OrderRow = Omit<OrderWithItems, 'items' | 'totalMinor'> & { totalMinor: string; items: ItemJson[] };

@@ -1,4 +1,5 @@
 import {
+  connectDatabase,
   createLogger,
   readTrustedCallerKeys,
   ServiceTokenVerifier,
@@ -8,7 +9,6 @@ import {
   telemetryShutdownStep,
 } from '@ordermesh/kit';
 import type { PaymentConfig } from './config.js';
-import { connectDatabase } from './db.js';
 import { paymentService } from './handlers.js';
 import { countingOutcomes } from './metrics.js';
 import { Payments } from './payments.js';
@@ -18,10 +18,7 @@ import { PostgresPaymentStore } from './store.js';
 /** Wires PaymentService and starts it. Returns the bound port and the ordered shutdown steps. */
 export async function startPaymentService(config: PaymentConfig) {
   const log = createLogger('payment', config.LOG_LEVEL);
-  const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
-  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
-  // database is down) is met again, and reported, by that request.
-  await db.$connect().catch(() => {});
+  const pool = connectDatabase(config.DATABASE_URL);
   const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const provider = new SimulatedProvider({
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,
@@ -29,7 +26,7 @@ export async function startPaymentService(config: PaymentConfig) {
     limitMinor: config.PAYMENT_SIM_LIMIT_MINOR,
   });
   const callers = ServiceTokenVerifier.fromPem('payment', readTrustedCallerKeys(config.TRUSTED_CALLER_KEY_FILES));
-  const payments = new Payments(countingOutcomes(new PostgresPaymentStore(db, pool)), provider, outbox.notify);
+  const payments = new Payments(countingOutcomes(new PostgresPaymentStore(pool)), provider, outbox.notify);
   const server = await startGrpcServer({
     host: config.GRPC_HOST,
     port: config.GRPC_PORT,
@@ -39,7 +36,7 @@ export async function startPaymentService(config: PaymentConfig) {
   const shutdownSteps: ShutdownStep[] = [
     { name: 'grpc server', run: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
     ...outbox.shutdownSteps,
-    { name: 'database', run: closeDatabase },
+    { name: 'database', run: () => pool.end() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { empty, type OutboxRecord, outboxInsertCte, queryRows, raw, sql } from '@ordermesh/kit';
+import { empty, type OutboxRecord, outboxInsertCte, queryRows, raw, type Sql, sql } from '@ordermesh/kit';
 import type pg from 'pg';
-import type { Database } from './db.js';
 import type { Payment, PaymentMethod, PaymentStatus } from './generated/prisma/client.js';
 
 export type { Payment, PaymentMethod, PaymentStatus };
@@ -53,52 +52,88 @@ export interface PaymentStore {
 }
 
 /**
- * Data access as everywhere (README, "Data access"): the reads and inserts by
- * key use Prisma's model API; every hand-written statement (the card read, a
- * charge's start and its transition) is the kit's `sql`, sent on the shared
- * pool by `queryRows`.
+ * Data access as everywhere (README, "Data access"): every statement is the
+ * kit's `sql`, sent on the service's pool by `queryRows`; rows come back under
+ * the field names of the Prisma schema's types.
  */
 export class PostgresPaymentStore implements PaymentStore {
-  constructor(
-    private readonly db: Database,
-    private readonly pool: pg.Pool,
-  ) {}
+  constructor(private readonly pool: pg.Pool) {}
 
-  /** Hand-written, on every charge: a model query costs Prisma several times the CPU of the round trip. */
   async findMethod(userId: string, id: string) {
     const [method] = await queryRows<PaymentMethod>(
       this.pool,
-      sql`
-      SELECT id::text AS id, user_id::text AS "userId", idempotency_key AS "idempotencyKey",
-             provider_token AS "providerToken", brand, last4, exp_month AS "expMonth", exp_year AS "expYear",
-             holder_name AS "holderName", created_at AS "createdAt"
-        FROM payment_methods WHERE id = ${id}::uuid AND user_id = ${userId}::uuid`,
+      sql`SELECT ${METHOD_COLUMNS} FROM payment_methods m WHERE m.id = ${id}::uuid AND m.user_id = ${userId}::uuid`,
     );
     return method ?? null;
   }
 
-  findMethodByKey(userId: string, idempotencyKey: string) {
-    return this.db.paymentMethod.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } } });
+  async findMethodByKey(userId: string, idempotencyKey: string) {
+    const [method] = await queryRows<PaymentMethod>(
+      this.pool,
+      sql`SELECT ${METHOD_COLUMNS} FROM payment_methods m
+           WHERE m.user_id = ${userId}::uuid AND m.idempotency_key = ${idempotencyKey}`,
+    );
+    return method ?? null;
   }
 
-  insertMethod(method: NewPaymentMethod) {
-    return this.db.paymentMethod.create({ data: method });
+  /** Throws a unique violation when the user already has a card under this key. */
+  async insertMethod(method: NewPaymentMethod) {
+    const [created] = await queryRows<PaymentMethod>(
+      this.pool,
+      sql`
+      WITH m AS (
+        INSERT INTO payment_methods (id, user_id, idempotency_key, provider_token, brand, last4, exp_month, exp_year,
+                                     holder_name)
+        VALUES (${randomUUID()}::uuid, ${method.userId}::uuid, ${method.idempotencyKey}, ${method.providerToken},
+                ${method.brand}, ${method.last4}, ${method.expMonth}::int, ${method.expYear}::int, ${method.holderName})
+        RETURNING *)
+      SELECT ${METHOD_COLUMNS} FROM m`,
+    );
+    if (!created) throw new Error('INSERT INTO payment_methods returned no row');
+    return created;
   }
 
   listMethods(userId: string) {
-    return this.db.paymentMethod.findMany({ where: { userId }, orderBy: { createdAt: 'desc' }, take: 100 });
+    return queryRows<PaymentMethod>(
+      this.pool,
+      sql`SELECT ${METHOD_COLUMNS} FROM payment_methods m
+           WHERE m.user_id = ${userId}::uuid ORDER BY m.created_at DESC LIMIT 100`,
+    );
   }
 
   findPaymentByOrder(orderId: string) {
-    return this.db.payment.findUnique({ where: { orderId } });
+    return this.findPayment(sql`p.order_id = ${orderId}::uuid`);
   }
 
   findPaymentByRefundKey(refundKey: string) {
-    return this.db.payment.findUnique({ where: { refundKey } });
+    return this.findPayment(sql`p.refund_key = ${refundKey}`);
   }
 
-  insertPayment(payment: NewPayment) {
-    return this.db.payment.create({ data: payment });
+  /** Throws a unique violation when the order (or the charge key) already has a payment. */
+  async insertPayment(payment: NewPayment) {
+    const [created] = await queryRows<PaymentRow>(
+      this.pool,
+      sql`
+      WITH p AS (
+        INSERT INTO payments (id, order_id, user_id, payment_method_id, amount_minor, currency, status, charge_key,
+                              refund_key, updated_at)
+        VALUES (${randomUUID()}::uuid, ${payment.orderId}::uuid, ${payment.userId}::uuid,
+                ${payment.paymentMethodId}::uuid, ${payment.amountMinor}, ${payment.currency},
+                ${payment.status}::"PaymentStatus", ${payment.chargeKey}, ${payment.refundKey}, now())
+        RETURNING *)
+      SELECT ${PAYMENT_COLUMNS} FROM p`,
+    );
+    if (!created) throw new Error('INSERT INTO payments returned no row');
+    return toPayment(created);
+  }
+
+  /** The payment a unique condition picks. */
+  private async findPayment(condition: Sql) {
+    const [row] = await queryRows<PaymentRow>(
+      this.pool,
+      sql`SELECT ${PAYMENT_COLUMNS} FROM payments p WHERE ${condition}`,
+    );
+    return row ? toPayment(row) : null;
   }
 
   /**
@@ -153,7 +188,10 @@ export class PostgresPaymentStore implements PaymentStore {
       SELECT ${PAYMENT_COLUMNS} FROM p`,
     );
     const [row] = rows;
-    return row ? toPayment(row) : this.db.payment.findUniqueOrThrow({ where: { id } });
+    if (row) return toPayment(row);
+    const current = await this.findPayment(sql`p.id = ${id}::uuid`);
+    if (!current) throw new Error(`payment ${id} does not exist`);
+    return current;
   }
 }
 
@@ -162,6 +200,11 @@ type PaymentRow = Omit<Payment, 'amountMinor'> & { amountMinor: string };
 type StartChargeRow = { methodId: string; providerToken: string } & { [F in keyof PaymentRow]: PaymentRow[F] | null };
 
 const toPayment = (row: PaymentRow): Payment => ({ ...row, amountMinor: BigInt(row.amountMinor) });
+
+/** The payment_methods columns under their Prisma field names, from a row source aliased `m`. */
+const METHOD_COLUMNS = raw(`m.id::text AS id, m.user_id::text AS "userId", m.idempotency_key AS "idempotencyKey",
+  m.provider_token AS "providerToken", m.brand, m.last4, m.exp_month AS "expMonth", m.exp_year AS "expYear",
+  m.holder_name AS "holderName", m.created_at AS "createdAt"`);
 
 /** The payments columns under their Prisma field names, from a row source aliased `p`. */
 const PAYMENT_COLUMNS = raw(`p.id::text AS id, p.order_id::text AS "orderId", p.user_id::text AS "userId",

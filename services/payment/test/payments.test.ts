@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeEvent, isRoutingKey } from '@ordermesh/kit';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { failure } from '../../../tests/support/grpc.ts';
-import { type Connections, connectDatabase, type Database } from '../src/db.js';
+import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
+import { PrismaClient } from '../src/generated/prisma/client.js';
 import { type ChargeCommand, Payments } from '../src/payments.js';
 import { SimulatedProvider } from '../src/provider.js';
 import { PostgresPaymentStore } from '../src/store.js';
@@ -30,18 +31,18 @@ class CountingProvider extends SimulatedProvider {
 }
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
-let db: Database;
-let connections: Connections;
+let db: InstanceType<typeof PrismaClient>;
+let connections: DatabaseUnderTest<InstanceType<typeof PrismaClient>>;
 let provider: CountingProvider;
 let payments: Payments;
 let notifications = 0;
 
 beforeAll(async () => {
   database = await createMigratedDatabase('payment');
-  connections = connectDatabase(database.url, { max: 12 });
+  connections = await connectDatabaseUnderTest(PrismaClient, database.url, { max: 12 });
   db = connections.db;
   provider = new CountingProvider({ latencyMs: 5, declinedCards: new Set([DECLINED_CARD]), limitMinor: LIMIT_MINOR });
-  payments = new Payments(new PostgresPaymentStore(db, connections.pool), provider, () => {
+  payments = new Payments(new PostgresPaymentStore(connections.pool), provider, () => {
     notifications += 1;
   });
 }, 30_000);

@@ -1,5 +1,6 @@
 import {
   Cache,
+  connectDatabase,
   createClient,
   createLogger,
   protoCodec,
@@ -15,7 +16,6 @@ import { OrderServiceClient } from '@ordermesh/proto/order';
 import { PaymentServiceClient } from '@ordermesh/proto/payment';
 import { User } from '@ordermesh/proto/user';
 import { readExtraPublicKeys, readPrivateKey, type UserConfig } from './config.js';
-import { connectDatabase } from './db.js';
 import { userService } from './handlers.js';
 import { startJwksServer } from './jwks-server.js';
 import { loginThrottleKeyPrefix, RedisLoginThrottle } from './login-throttle.js';
@@ -35,16 +35,13 @@ export async function startUserService(config: UserConfig) {
   const verifier = issuer.verifier();
   const identity = ServiceTokenSigner.fromPem('user', readServiceKey(config.SERVICE_IDENTITY_KEY_FILE));
 
-  const { db, pool, close: closeDatabase } = connectDatabase(config.DATABASE_URL);
-  // Loads Prisma's query compiler now, not in the first request that needs it; a failure here (the
-  // database is down) is met again, and reported, by that request.
-  await db.$connect().catch(() => {});
+  const pool = connectDatabase(config.DATABASE_URL);
   const cache = Cache.connect(config.REDIS_URL, log, config.PROFILE_CACHE_TTL_SECONDS, 'profile');
   const outbox = startOutbox(pool, { amqpUrl: config.AMQP_URL, exchange: config.EVENTS_EXCHANGE, log });
   const orders = createClient(OrderServiceClient, config.ORDER_SERVICE_ADDR, identity.interceptor('order'));
   const payments = createClient(PaymentServiceClient, config.PAYMENT_SERVICE_ADDR, identity.interceptor('payment'));
   const users = new Users(
-    new PostgresUserStore(db, pool),
+    new PostgresUserStore(pool),
     issuer,
     cache,
     protoCodec(User),
@@ -88,7 +85,7 @@ export async function startUserService(config: UserConfig) {
     ...outbox.shutdownSteps,
     { name: 'cache', run: () => cache.close() },
     { name: 'login throttle', run: () => throttle.close() },
-    { name: 'database', run: closeDatabase },
+    { name: 'database', run: () => pool.end() },
     // Last, so the spans of the shutdown itself are exported too.
     telemetryShutdownStep(),
   ];

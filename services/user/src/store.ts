@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type OutboxRecord, outboxInsertCte, queryRows, sql } from '@ordermesh/kit';
+import { type OutboxRecord, outboxInsertCte, queryRows, raw, type Sql, sql } from '@ordermesh/kit';
 import type pg from 'pg';
-import type { Database } from './db.js';
 import type { User } from './generated/prisma/client.js';
 
 export type { User };
@@ -18,27 +17,23 @@ export interface UserStore {
 }
 
 /**
- * Data access as everywhere (README, "Data access"): the reads and the update
- * by key use Prisma's model API; the insert is hand-written, the kit's `sql`
- * sent on the shared pool by `queryRows`, so that its outbox row is written
- * the one way every outbox row is (kit outboxInsertCte).
+ * Data access as everywhere (README, "Data access"): every statement is the
+ * kit's `sql`, sent on the service's pool by `queryRows`; rows come back under
+ * the field names of the Prisma schema's types.
  */
 export class PostgresUserStore implements UserStore {
-  constructor(
-    private readonly db: Database,
-    private readonly pool: pg.Pool,
-  ) {}
+  constructor(private readonly pool: pg.Pool) {}
 
   findById(id: string) {
-    return this.db.user.findUnique({ where: { id } });
+    return this.findOne(sql`u.id = ${id}::uuid`);
   }
 
   findByEmail(email: string) {
-    return this.db.user.findUnique({ where: { email } });
+    return this.findOne(sql`u.email = ${email}`);
   }
 
   findByRegistrationKey(registrationKey: string) {
-    return this.db.user.findUnique({ where: { registrationKey } });
+    return this.findOne(sql`u.registration_key = ${registrationKey}`);
   }
 
   /**
@@ -65,7 +60,21 @@ export class PostgresUserStore implements UserStore {
   }
 
   async updateDisplayName(id: string, displayName: string) {
-    const { count } = await this.db.user.updateMany({ where: { id }, data: { displayName } });
-    return count === 1 ? this.findById(id) : null;
+    const [user] = await queryRows<User>(
+      this.pool,
+      sql`WITH u AS (UPDATE users SET display_name = ${displayName}, updated_at = now() WHERE id = ${id}::uuid RETURNING *)
+          SELECT ${USER_COLUMNS} FROM u`,
+    );
+    return user ?? null;
+  }
+
+  /** The user a unique condition picks. */
+  private async findOne(condition: Sql) {
+    const [user] = await queryRows<User>(this.pool, sql`SELECT ${USER_COLUMNS} FROM users u WHERE ${condition}`);
+    return user ?? null;
   }
 }
+
+/** The users columns under their Prisma field names, from a row source aliased `u`. */
+const USER_COLUMNS = raw(`u.id::text AS id, u.email, u.display_name AS "displayName", u.password_hash AS "passwordHash",
+  u.registration_key AS "registrationKey", u.created_at AS "createdAt", u.updated_at AS "updatedAt"`);

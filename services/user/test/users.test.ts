@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';
 import { failure } from '../../../tests/support/grpc.ts';
-import { type Connections, connectDatabase, type Database } from '../src/db.js';
+import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
+import { PrismaClient } from '../src/generated/prisma/client.js';
 import { PostgresUserStore } from '../src/store.js';
 import { Users } from '../src/users.js';
 
@@ -16,8 +17,8 @@ const settings = { issuer: 'ordermesh-user-test', audience: 'ordermesh-test' };
 const PASSWORD = 'a long enough password';
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
-let db: Database;
-let connections: Connections;
+let db: InstanceType<typeof PrismaClient>;
+let connections: DatabaseUnderTest<InstanceType<typeof PrismaClient>>;
 let cache: Cache;
 let redis: Redis;
 let users: Users;
@@ -45,7 +46,7 @@ async function register(email = `${randomUUID()}@example.test`, idempotencyKey =
 
 beforeAll(async () => {
   database = await createMigratedDatabase('user');
-  connections = connectDatabase(database.url, { max: 10 });
+  connections = await connectDatabaseUnderTest(PrismaClient, database.url, { max: 10 });
   db = connections.db;
   const log = createLogger('users-test', 'silent');
   cache = Cache.connect(REDIS_URL, log, 60);
@@ -55,7 +56,7 @@ beforeAll(async () => {
   publicPem = keys.publicPem;
   verifier = TokenVerifier.fromPem([publicPem], settings);
   strangerVerifier = TokenVerifier.fromPem([keyPair().publicPem], settings);
-  users = new Users(new PostgresUserStore(db, connections.pool), issuer, cache, protoCodec(User), 10, () => {
+  users = new Users(new PostgresUserStore(connections.pool), issuer, cache, protoCodec(User), 10, () => {
     written += 1;
   });
   // Commands sent before the cache has connected are misses by design; start from a connected one.
