@@ -23,7 +23,11 @@ RUN apt-get update \
 # with the "workspaces" of package.json (npm ci refuses a lockfile without them).
 COPY package.json package-lock.json ./
 COPY proto/package.json proto/
-COPY services/kit/package.json services/kit/
+COPY services/kit/runtime/package.json services/kit/runtime/
+COPY services/kit/grpc/package.json services/kit/grpc/
+COPY services/kit/identity/package.json services/kit/identity/
+COPY services/kit/storage/package.json services/kit/storage/
+COPY services/kit/messaging/package.json services/kit/messaging/
 COPY services/payment/package.json services/payment/
 COPY services/order/package.json services/order/
 COPY services/notification/package.json services/notification/
@@ -72,7 +76,7 @@ EXPOSE 9464
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=192" MALLOC_ARENA_MAX=2
 # node is PID 1 and handles SIGTERM itself (graceful shutdown in the service). The telemetry entry
 # point loads first (same start as tools/dev/platform.ts); OTEL_SDK_DISABLED=true turns it off.
-ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/kit/telemetry/register", "dist/main.js"]
+ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/runtime/telemetry/register", "dist/main.js"]
 
 # ---- migrate: prisma migrate deploy for one service database, used by the migration Jobs -------
 # Usage: <image> <service> migrate deploy   (reads DATABASE_URL)

@@ -18,7 +18,8 @@ const shared = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
-    '^@ordermesh/kit$': '<rootDir>/services/kit/src/index.ts',
+    '^@ordermesh/(runtime|grpc|identity|storage|messaging)$': '<rootDir>/services/kit/$1/src/index.ts',
+    '^@ordermesh/proto/charge-binding$': '<rootDir>/proto/contracts/src/charge-binding.ts',
     '^@ordermesh/proto/common$': '<rootDir>/proto/gen/ordermesh/common/v1/money.ts',
     '^@ordermesh/proto/(user|order|payment|notification|events)$': '<rootDir>/proto/gen/ordermesh/$1/v1/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
@@ -30,12 +31,16 @@ export default {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/services/*/src/**/*.test.ts'],
+      testMatch: ['<rootDir>/services/*/src/**/*.test.ts', '<rootDir>/services/kit/*/src/**/*.test.ts'],
     },
     {
       ...shared,
       displayName: 'integration',
-      testMatch: ['<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/services/*/test/**/*.test.ts',
+        '<rootDir>/services/kit/*/test/**/*.test.ts',
+        '<rootDir>/tests/**/*.test.ts',
+      ],
     },
   ],
   // Suites share the machine's PostgreSQL, Redis and RabbitMQ and cut connections to them: one at a time.
@@ -43,6 +48,11 @@ export default {
   // End-to-end suites wait for real processes and queues.
   testTimeout: 60_000,
   coverageProvider: 'v8',
-  collectCoverageFrom: ['services/*/src/**/*.ts', '!services/*/src/generated/**', '!**/*.test.ts'],
+  collectCoverageFrom: [
+    'services/*/src/**/*.ts',
+    'services/kit/*/src/**/*.ts',
+    '!services/*/src/generated/**',
+    '!**/*.test.ts',
+  ],
   coverageReporters: ['text-summary', 'lcov'],
 };

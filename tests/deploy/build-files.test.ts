@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import {
@@ -42,7 +42,7 @@ describe('Dockerfile', () => {
       'shell-form ENTRYPOINT',
       (d: string) =>
         d.replace(
-          'ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/kit/telemetry/register", "dist/main.js"]',
+          'ENTRYPOINT ["node", "--enable-source-maps", "--import", "@ordermesh/runtime/telemetry/register", "dist/main.js"]',
           'ENTRYPOINT node dist/main.js',
         ),
       /target service: ENTRYPOINT must be exec form/,
@@ -120,7 +120,13 @@ describe('sonar-project.properties', () => {
   const props = parseProperties(read('sonar-project.properties'));
   test("analyses every service's src and tests, reads coverage/lcov.info", () => {
     const sources = props['sonar.sources']?.split(',') ?? [];
-    for (const svc of [...serviceNames, 'kit']) expect(sources).toContain(`services/${svc}/src`);
+    for (const svc of serviceNames) expect(sources).toContain(`services/${svc}/src`);
+    // Every package of the kit, as found on disk, so a new one cannot be left out.
+    const kitPackages = readdirSync(join(repoRoot, 'services/kit')).filter((name) =>
+      existsSync(join(repoRoot, 'services/kit', name, 'src')),
+    );
+    expect(kitPackages.length).toBeGreaterThan(0);
+    for (const pkg of kitPackages) expect(sources).toContain(`services/kit/${pkg}/src`);
     expect(props['sonar.tests']).toBe('tests');
     expect(props['sonar.javascript.lcov.reportPaths']).toBe('coverage/lcov.info');
   });

@@ -222,13 +222,13 @@ describe('each rule fails on a broken copy', () => {
   });
 
   test('retry stacking: a retry policy in the client channel or clients outside the kit', () => {
-    const kit = 'services/kit/src/grpc-client.ts';
+    const kit = 'services/kit/grpc/src/grpc-client.ts';
     const noDisable = withSource(prod(), kit, (t) =>
       t.replace(/\n *'grpc\.service_config_disable_resolution': 1,[^\n]*/, ''),
     );
     expect(stackingViolations(noDisable)).toEqual([
       expect.stringMatching(
-        /^services\/kit\/src\/grpc-client\.ts:\d+: clientOptions must set 'grpc\.service_config_disable_resolution': 1, or a DNS TXT record can add a retryPolicy on top of the mesh$/,
+        /^services\/kit\/grpc\/src\/grpc-client\.ts:\d+: clientOptions must set 'grpc\.service_config_disable_resolution': 1, or a DNS TXT record can add a retryPolicy on top of the mesh$/,
       ),
     ]);
     const serviceConfig = withSource(prod(), kit, (t) =>

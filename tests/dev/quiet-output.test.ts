@@ -13,7 +13,7 @@ const prisma = (...args: string[]) => [join(ROOT, 'tools/prisma/prisma.mjs'), ..
 describe('the dev loop output', () => {
   it("does not warn that Jest's VM modules are experimental", () => {
     // Node warns once a test module is loaded through the VM modules API: run one small suite.
-    const unit = run('npm', ['run', 'jest', '--', 'services/kit/src/backoff.test.ts']);
+    const unit = run('npm', ['run', 'jest', '--', 'services/kit/runtime/src/backoff.test.ts']);
     expect(unit.status).toBe(0);
     expect(unit.stderr).toMatch(/Tests:\s+\d+ passed/);
     expect(unit.stderr).not.toContain('ExperimentalWarning');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chargeBinding } from '@ordermesh/kit';
+import { chargeBinding } from '@ordermesh/proto/charge-binding';
 import type { OrderServiceService } from '@ordermesh/proto/order';
 import { OrderStatus } from '@ordermesh/proto/order';
 import type { PaymentServiceService } from '@ordermesh/proto/payment';

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { clientOptions, serverOptions } from '@ordermesh/kit';
+import { clientOptions, serverOptions } from '@ordermesh/grpc';
 import { AddPaymentMethodRequest, type LoginResponse, UserServiceClient } from '@ordermesh/proto/user';
 import { Redis } from 'ioredis';
 import { SERVICE_NAMES, type ServiceName } from '../../tools/dev/platform.ts';

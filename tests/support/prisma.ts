@@ -1,4 +1,4 @@
-import { connectDatabase, type DatabaseOptions } from '@ordermesh/kit';
+import { connectDatabase, type DatabaseOptions } from '@ordermesh/storage';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type pg from 'pg';
 

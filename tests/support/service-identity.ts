@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Interceptor, Metadata } from '@grpc/grpc-js';
-import { type RequestBinding, ServiceTokenSigner } from '@ordermesh/kit';
+import type { RequestBinding } from '@ordermesh/grpc';
+import { ServiceTokenSigner } from '@ordermesh/identity';
 import { ensureServiceIdentityKeys } from '../../tools/dev/platform.ts';
 
 /** The services that call others, and so sign service tokens. */

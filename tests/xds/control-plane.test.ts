@@ -19,7 +19,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { registerXdsFor } from '../../services/kit/src/xds.ts';
+import { registerXdsFor } from '../../services/kit/grpc/src/xds.ts';
 import { ROOT } from '../../tools/dev/platform.ts';
 import { startXdsControlPlane, type XdsControlPlane } from '../../tools/xds/control-plane.ts';
 import { durationMs, parseDuration, readMeshPolicies } from '../../tools/xds/translate.ts';

@@ -7,7 +7,7 @@
  * every row it wrote when it is done.
  *
  * Per order, as services/{order,payment,notification}/src/store.ts and
- * services/kit/src/outbox.ts send them:
+ * services/kit/messaging/src/outbox.ts send them:
  *   order:        insertOrder (order, item, outbox event in one CTE), transition to PAID
  *   payment:      startCharge (card read and payment insert), transition to SUCCEEDED with its outbox event
  *   relays:       claim and mark-sent, per batch: by default one relay loop per database, as each
@@ -18,8 +18,9 @@
  * Not sent: what the services cache (catalogue, recipients) and the relays' idle polling.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { inTransaction, outboxStatements, queryRows } from '@ordermesh/kit';
+import { outboxStatements } from '@ordermesh/messaging';
 import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
+import { inTransaction, queryRows } from '@ordermesh/storage';
 import pg from 'pg';
 import { CpuMeter, pidsOfCommand } from './proc-stats.ts';
 

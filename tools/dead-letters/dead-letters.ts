@@ -3,7 +3,7 @@
  * (`<queue>.dead`). Listing never takes a message away; re-driving acks a
  * dead letter only once the broker has confirmed its re-publication.
  */
-import { DEAD_LETTER_HEADERS, queueNames, withTimeout } from '@ordermesh/kit';
+import { DEAD_LETTER_HEADERS, queueNames, withTimeout } from '@ordermesh/messaging';
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 
 export interface DeadLetter {

@@ -48,7 +48,7 @@ export const metricsPort = (settings: PlatformSettings, name: ServiceName) =>
  * entry point is loaded with --import, before the service's own modules, so
  * its instrumentations see gRPC, pg, ioredis and amqplib load.
  */
-export const TELEMETRY_IMPORT = ['--import', '@ordermesh/kit/telemetry/register'];
+export const TELEMETRY_IMPORT = ['--import', '@ordermesh/runtime/telemetry/register'];
 
 /**
  * V8 flags of every service process (the Dockerfile sets the same in NODE_OPTIONS), see
@@ -90,7 +90,7 @@ export function ensureSigningKey(stateDir: string): { privateKeyFile: string; pu
   return ensureKeyPair(stateDir, 'jwt');
 }
 
-/** The key pairs UserService and OrderService sign their service tokens with (the kit's service-identity.ts). */
+/** The key pairs UserService and OrderService sign their service tokens with (@ordermesh/identity service-tokens.ts). */
 export function ensureServiceIdentityKeys(stateDir: string) {
   return { user: ensureKeyPair(stateDir, 'service-user'), order: ensureKeyPair(stateDir, 'service-order') };
 }

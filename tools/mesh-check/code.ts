@@ -37,7 +37,7 @@ export interface CodeFacts {
   stacking: string[];
 }
 
-/** The app code of every service and the kit: services/<name>/src, without tests and generated code. */
+/** The app code of every service and the kit: services/<name>/src and services/kit/<package>/src, without tests and generated code. */
 export function readSources(root: string): SourceFile[] {
   const files: SourceFile[] = [];
   const walk = (dir: string) => {
@@ -50,8 +50,11 @@ export function readSources(root: string): SourceFile[] {
       }
     }
   };
-  for (const svc of readdirSync(join(root, 'services')).sort()) {
-    const src = join(root, 'services', svc, 'src');
+  const sourceDirs = (dir: string) =>
+    readdirSync(dir)
+      .sort()
+      .map((name) => join(dir, name, 'src'));
+  for (const src of [...sourceDirs(join(root, 'services')), ...sourceDirs(join(root, 'services', 'kit'))]) {
     if (statSync(src, { throwIfNoEntry: false })?.isDirectory()) walk(src);
   }
   return files;
@@ -222,7 +225,7 @@ export function scanCode(files: SourceFile[], contracts: Map<string, Contract>):
   return facts;
 }
 
-export const KIT_CLIENT = 'services/kit/src/grpc-client.ts';
+export const KIT_CLIENT = 'services/kit/grpc/src/grpc-client.ts';
 
 /**
  * grpc-js retries by itself only with a retryPolicy from a service config: one passed in the channel

@@ -1,13 +1,8 @@
-import {
-  connectDatabase,
-  createLogger,
-  EventConsumer,
-  readPemFiles,
-  type ShutdownStep,
-  startGrpcServer,
-  TokenVerifier,
-  telemetryShutdownStep,
-} from '@ordermesh/kit';
+import { startGrpcServer } from '@ordermesh/grpc';
+import { readPemFiles, TokenVerifier } from '@ordermesh/identity';
+import { EventConsumer } from '@ordermesh/messaging';
+import { createLogger, type ShutdownStep, telemetryShutdownStep } from '@ordermesh/runtime';
+import { connectDatabase } from '@ordermesh/storage';
 import { LogChannel, type NotificationChannel, SmtpChannel } from './channels.js';
 import type { NotificationConfig } from './config.js';
 import { observedChannel } from './delivery-telemetry.js';

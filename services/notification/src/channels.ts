@@ -1,4 +1,5 @@
-import { type Logger, withTimeout } from '@ordermesh/kit';
+import { withTimeout } from '@ordermesh/messaging';
+import type { Logger } from '@ordermesh/runtime';
 import { createTransport } from 'nodemailer';
 
 export interface OutgoingMessage {

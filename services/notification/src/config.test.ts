@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError } from '@ordermesh/kit';
+import { ConfigError } from '@ordermesh/runtime';
 import { loadNotificationConfig } from './config.js';
 
 const required = { JWT_PUBLIC_KEY_FILE: '/keys/jwt-public.pem' };

@@ -1,4 +1,4 @@
-import { commonConfigShape, env, loadConfig } from '@ordermesh/kit';
+import { commonConfigShape, env, loadConfig } from '@ordermesh/runtime';
 import { z } from 'zod';
 
 /** Each delay names a retry queue (`<queue>.retry.<ms>ms`), so only positive whole numbers make sense. */

@@ -1,4 +1,4 @@
-import { errorType, inSpan, SpanKind, serviceMeter } from '@ordermesh/kit';
+import { errorType, inSpan, SpanKind, serviceMeter } from '@ordermesh/runtime';
 import type { NotificationChannel, OutgoingMessage } from './channels.js';
 
 const deliveries = serviceMeter('@ordermesh/notification').createCounter('ordermesh.notification.deliveries', {

@@ -1,17 +1,11 @@
-import {
-  bindService,
-  decodePageToken,
-  fields,
-  type Logger,
-  parseRequest,
-  type TokenVerifier,
-  toPage,
-} from '@ordermesh/kit';
+import { bindService, decodePageToken, fields, parseRequest, toPage } from '@ordermesh/grpc';
+import type { TokenVerifier } from '@ordermesh/identity';
 import {
   type Notification as NotificationMessage,
   NotificationServiceService,
   NotificationStatus,
 } from '@ordermesh/proto/notification';
+import type { Logger } from '@ordermesh/runtime';
 import { z } from 'zod';
 import type { Notifications } from './notifications.js';
 import type { Notification } from './store.js';

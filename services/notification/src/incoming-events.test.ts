@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type ConsumedEvent, outboxRecord, PoisonMessageError } from '@ordermesh/kit';
+import { type ConsumedEvent, outboxRecord, PoisonMessageError } from '@ordermesh/messaging';
 import { readEvent } from './incoming-events.js';
 
 const eventId = 'c0ffee00-0000-4000-8000-000000000002';

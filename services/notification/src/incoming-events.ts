@@ -1,11 +1,11 @@
+import { fields } from '@ordermesh/grpc';
 import {
   type ConsumedEvent,
   decodeEvent,
   type EventPayload,
-  fields,
   PoisonMessageError,
   type RoutingKey,
-} from '@ordermesh/kit';
+} from '@ordermesh/messaging';
 import { z } from 'zod';
 
 /** The events NotificationService tells users about: its queue is bound to exactly these routing keys. */

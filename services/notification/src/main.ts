@@ -1,4 +1,4 @@
-import { runService } from '@ordermesh/kit';
+import { runService } from '@ordermesh/runtime';
 import { startNotificationService } from './app.js';
 import { loadNotificationConfig } from './config.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { createLogger } from '@ordermesh/kit';
+import { createLogger } from '@ordermesh/runtime';
 import type { NotificationChannel, OutgoingMessage } from './channels.js';
 import type { NotifiableEvent } from './incoming-events.js';
 import { Notifications } from './notifications.js';

@@ -1,4 +1,5 @@
-import type { Logger, PageCursor } from '@ordermesh/kit';
+import type { PageCursor } from '@ordermesh/grpc';
+import type { Logger } from '@ordermesh/runtime';
 import { LRUCache } from 'lru-cache';
 import type { NotificationChannel } from './channels.js';
 import type { NotifiableEvent } from './incoming-events.js';

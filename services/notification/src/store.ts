@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterCursor, inTransaction, type PageCursor, queryRows, raw, sql } from '@ordermesh/kit';
+import type { PageCursor } from '@ordermesh/grpc';
+import { afterCursor, inTransaction, queryRows, raw, sql } from '@ordermesh/storage';
 import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Notification, NotificationStatus, Recipient } from './generated/prisma/client.js';

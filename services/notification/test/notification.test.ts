@@ -4,20 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  createLogger,
-  EventPublisher,
-  type OutboxRecord,
-  outboxRecord,
-  queueNames,
-  type ShutdownStep,
-  TokenIssuer,
-} from '@ordermesh/kit';
+import { TokenIssuer } from '@ordermesh/identity';
+import { EventPublisher, type OutboxRecord, outboxRecord, queueNames } from '@ordermesh/messaging';
 import {
   type ListMyNotificationsRequest,
   type ListMyNotificationsResponse,
   NotificationServiceClient,
 } from '@ordermesh/proto/notification';
+import { createLogger, type ShutdownStep } from '@ordermesh/runtime';
 import { type ChannelModel, connect } from 'amqplib';
 import { untilConsuming } from '../../../tests/support/broker.ts';
 import { createMigratedDatabase } from '../../../tests/support/databases.ts';

@@ -1,18 +1,9 @@
-import {
-  Cache,
-  connectDatabase,
-  createLogger,
-  protoCodec,
-  readServiceKey,
-  readTrustedCallerKeys,
-  ServiceTokenSigner,
-  ServiceTokenVerifier,
-  type ShutdownStep,
-  startGrpcServer,
-  startOutbox,
-  telemetryShutdownStep,
-} from '@ordermesh/kit';
+import { startGrpcServer } from '@ordermesh/grpc';
+import { readServiceKey, readTrustedCallerKeys, ServiceTokenSigner, ServiceTokenVerifier } from '@ordermesh/identity';
+import { startOutbox } from '@ordermesh/messaging';
 import { Order } from '@ordermesh/proto/order';
+import { createLogger, type ShutdownStep, telemetryShutdownStep } from '@ordermesh/runtime';
+import { Cache, connectDatabase, protoCodec } from '@ordermesh/storage';
 import type { OrderConfig } from './config.js';
 import { orderService, toOrderMessage } from './handlers.js';
 import { observeOrdersByState } from './metrics.js';

@@ -1,4 +1,4 @@
-import { commonConfigShape, env, loadConfig } from '@ordermesh/kit';
+import { commonConfigShape, env, loadConfig } from '@ordermesh/runtime';
 
 export const configShape = {
   ...commonConfigShape,

@@ -1,15 +1,7 @@
-import {
-  allowCallers,
-  bindService,
-  decodePageToken,
-  fields,
-  type Logger,
-  parseRequest,
-  type ServiceTokenVerifier,
-  toMoney,
-  toPage,
-} from '@ordermesh/kit';
+import { bindService, decodePageToken, fields, parseRequest, toMoney, toPage } from '@ordermesh/grpc';
+import { allowCallers, type ServiceTokenVerifier } from '@ordermesh/identity';
 import { type Order, OrderServiceService, OrderStatus } from '@ordermesh/proto/order';
+import type { Logger } from '@ordermesh/runtime';
 import { z } from 'zod';
 import type { Orders } from './orders.js';
 import type { OrderWithItems } from './store.js';

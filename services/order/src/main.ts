@@ -1,4 +1,4 @@
-import { runService } from '@ordermesh/kit';
+import { runService } from '@ordermesh/runtime';
 import { startOrderService } from './app.js';
 import { loadOrderConfig } from './config.js';
 

@@ -1,4 +1,5 @@
-import { inTransaction, serviceMeter } from '@ordermesh/kit';
+import { serviceMeter } from '@ordermesh/runtime';
+import { inTransaction } from '@ordermesh/storage';
 import type pg from 'pg';
 import { OrderStatus } from './generated/prisma/enums.js';
 

@@ -1,17 +1,10 @@
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import {
-  alreadyExists,
-  type Cache,
-  type Codec,
-  isUnreachable,
-  type Logger,
-  notFound,
-  outboxRecord,
-  toMoney,
-  unavailable,
-} from '@ordermesh/kit';
+import { toMoney } from '@ordermesh/grpc';
+import { outboxRecord } from '@ordermesh/messaging';
 import { type Order as OrderMessage, OrderStatus } from '@ordermesh/proto/order';
 import type { Payment } from '@ordermesh/proto/payment';
+import { alreadyExists, isUnreachable, type Logger, notFound, unavailable } from '@ordermesh/runtime';
+import type { Cache, Codec } from '@ordermesh/storage';
 import type { PaymentGateway } from './payment-gateway.js';
 import { type Line, type PricedOrder, priceOrder, requestHash } from './pricing.js';
 import { CANCEL_NEEDS_PAYMENT, FINAL, orderStatusAfterCancel, orderStatusAfterCharge } from './status.js';

@@ -1,4 +1,6 @@
-import { callUnary, chargeBinding, createClient, type ServiceTokenSigner } from '@ordermesh/kit';
+import { callUnary, createClient } from '@ordermesh/grpc';
+import type { ServiceTokenSigner } from '@ordermesh/identity';
+import { chargeBinding } from '@ordermesh/proto/charge-binding';
 import { type Payment, PaymentServiceClient } from '@ordermesh/proto/payment';
 
 /** The audience of OrderService's service tokens to PaymentService. */

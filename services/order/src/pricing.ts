@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { invalidArgument } from '@ordermesh/kit';
+import { invalidArgument } from '@ordermesh/runtime';
 
 export interface Line {
   sku: string;

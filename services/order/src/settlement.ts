@@ -1,4 +1,4 @@
-import { type Logger, sleep } from '@ordermesh/kit';
+import { type Logger, sleep } from '@ordermesh/runtime';
 import type { Orders } from './orders.js';
 
 /**

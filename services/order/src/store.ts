@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  afterCursor,
-  empty,
-  type OutboxRecord,
-  outboxInsertCte,
-  type PageCursor,
-  queryRows,
-  raw,
-  type Sql,
-  sql,
-} from '@ordermesh/kit';
+import type { PageCursor } from '@ordermesh/grpc';
+import { type OutboxRecord, outboxInsertCte } from '@ordermesh/messaging';
+import { afterCursor, empty, queryRows, raw, type Sql, sql } from '@ordermesh/storage';
 import type pg from 'pg';
 import type { OrderStatus, Prisma, Product } from './generated/prisma/client.js';
 import type { PricedItem } from './pricing.js';

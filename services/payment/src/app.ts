@@ -1,13 +1,8 @@
-import {
-  connectDatabase,
-  createLogger,
-  readTrustedCallerKeys,
-  ServiceTokenVerifier,
-  type ShutdownStep,
-  startGrpcServer,
-  startOutbox,
-  telemetryShutdownStep,
-} from '@ordermesh/kit';
+import { startGrpcServer } from '@ordermesh/grpc';
+import { readTrustedCallerKeys, ServiceTokenVerifier } from '@ordermesh/identity';
+import { startOutbox } from '@ordermesh/messaging';
+import { createLogger, type ShutdownStep, telemetryShutdownStep } from '@ordermesh/runtime';
+import { connectDatabase } from '@ordermesh/storage';
 import type { PaymentConfig } from './config.js';
 import { paymentService } from './handlers.js';
 import { countingOutcomes } from './metrics.js';

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from '@jest/globals';
-import { AppError, chargeBinding } from '@ordermesh/kit';
+import { chargeBinding } from '@ordermesh/proto/charge-binding';
+import { AppError } from '@ordermesh/runtime';
 import { checkChargeAuthority } from './charge-authority.js';
 import type { ChargeCommand } from './payments.js';
 

@@ -1,4 +1,4 @@
-import { commonConfigShape, env, loadConfig } from '@ordermesh/kit';
+import { commonConfigShape, env, loadConfig } from '@ordermesh/runtime';
 import { z } from 'zod';
 
 export const configShape = {

@@ -1,18 +1,12 @@
-import {
-  allowCallers,
-  bindService,
-  fields,
-  type Logger,
-  parseRequest,
-  type ServiceTokenVerifier,
-  toMoney,
-} from '@ordermesh/kit';
+import { bindService, fields, parseRequest, toMoney } from '@ordermesh/grpc';
+import { allowCallers, type ServiceTokenVerifier } from '@ordermesh/identity';
 import {
   type Payment as PaymentMessage,
   type PaymentMethod as PaymentMethodMessage,
   PaymentServiceService,
   PaymentStatus,
 } from '@ordermesh/proto/payment';
+import type { Logger } from '@ordermesh/runtime';
 import { z } from 'zod';
 import { checkChargeAuthority } from './charge-authority.js';
 import type { Payments } from './payments.js';

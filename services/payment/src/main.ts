@@ -1,4 +1,4 @@
-import { runService } from '@ordermesh/kit';
+import { runService } from '@ordermesh/runtime';
 import { startPaymentService } from './app.js';
 import { loadPaymentConfig } from './config.js';
 

@@ -1,4 +1,4 @@
-import { serviceMeter } from '@ordermesh/kit';
+import { serviceMeter } from '@ordermesh/runtime';
 import type { PaymentStore } from './store.js';
 
 const outcomes = serviceMeter('@ordermesh/payment').createCounter('ordermesh.payment.outcomes', {

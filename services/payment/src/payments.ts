@@ -1,3 +1,5 @@
+import { toMoney } from '@ordermesh/grpc';
+import { type OutboxRecord, outboxRecord } from '@ordermesh/messaging';
 import {
   aborted,
   alreadyExists,
@@ -5,10 +7,7 @@ import {
   invalidArgument,
   isUniqueViolation,
   notFound,
-  type OutboxRecord,
-  outboxRecord,
-  toMoney,
-} from '@ordermesh/kit';
+} from '@ordermesh/runtime';
 import { cardBrand, isExpired, isLuhnValid } from './card.js';
 import type { PaymentProvider } from './provider.js';
 import type { ChargedMethod, NewPayment, Payment, PaymentMethod, PaymentStore } from './store.js';

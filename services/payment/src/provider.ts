@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sleep } from '@ordermesh/kit';
+import { sleep } from '@ordermesh/runtime';
 
 export type ChargeOutcome = { outcome: 'succeeded' } | { outcome: 'declined'; reason: string };
 

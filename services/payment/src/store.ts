@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { empty, type OutboxRecord, outboxInsertCte, queryRows, raw, type Sql, sql } from '@ordermesh/kit';
+import { type OutboxRecord, outboxInsertCte } from '@ordermesh/messaging';
+import { empty, queryRows, raw, type Sql, sql } from '@ordermesh/storage';
 import type pg from 'pg';
 import type { Payment, PaymentMethod, PaymentStatus } from './generated/prisma/client.js';
 

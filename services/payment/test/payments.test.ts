@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { decodeEvent, isRoutingKey } from '@ordermesh/kit';
+import { decodeEvent, isRoutingKey } from '@ordermesh/messaging';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { failure } from '../../../tests/support/grpc.ts';
 import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';

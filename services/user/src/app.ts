@@ -1,20 +1,11 @@
-import {
-  Cache,
-  connectDatabase,
-  createClient,
-  createLogger,
-  protoCodec,
-  readServiceKey,
-  ServiceTokenSigner,
-  type ShutdownStep,
-  startGrpcServer,
-  startOutbox,
-  TokenIssuer,
-  telemetryShutdownStep,
-} from '@ordermesh/kit';
+import { createClient, startGrpcServer } from '@ordermesh/grpc';
+import { readServiceKey, ServiceTokenSigner, TokenIssuer } from '@ordermesh/identity';
+import { startOutbox } from '@ordermesh/messaging';
 import { OrderServiceClient } from '@ordermesh/proto/order';
 import { PaymentServiceClient } from '@ordermesh/proto/payment';
 import { User } from '@ordermesh/proto/user';
+import { createLogger, type ShutdownStep, telemetryShutdownStep } from '@ordermesh/runtime';
+import { Cache, connectDatabase, protoCodec } from '@ordermesh/storage';
 import { readExtraPublicKeys, readPrivateKey, type UserConfig } from './config.js';
 import { userService } from './handlers.js';
 import { startJwksServer } from './jwks-server.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { commonConfigShape, env, loadConfig, readPemFiles } from '@ordermesh/kit';
+import { readPemFiles } from '@ordermesh/identity';
+import { commonConfigShape, env, loadConfig } from '@ordermesh/runtime';
 import { z } from 'zod';
 
 export const configShape = {

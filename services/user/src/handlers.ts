@@ -5,15 +5,15 @@ import {
   callUnary,
   type DownstreamCall,
   fields,
-  type Logger,
   parseRequest,
-  type TokenVerifier,
   translateDownstreamError,
   type UnaryMethod,
-} from '@ordermesh/kit';
+} from '@ordermesh/grpc';
+import type { TokenVerifier } from '@ordermesh/identity';
 import type { Order, OrderServiceClient } from '@ordermesh/proto/order';
 import type { PaymentServiceClient } from '@ordermesh/proto/payment';
 import { UserServiceService } from '@ordermesh/proto/user';
+import type { Logger } from '@ordermesh/runtime';
 import { z } from 'zod';
 import { type LoginThrottle, type SourceAddressFrom, sourceAddress } from './login-throttle.js';
 import { placeOrderMessage } from './order-messages.js';

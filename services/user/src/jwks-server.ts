@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Logger } from '@ordermesh/kit';
+import type { Logger } from '@ordermesh/runtime';
 
 /**
  * Serves the public keys of the access tokens at /.well-known/jwks.json, for

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { AppError, connectFailFastRedis, type Logger } from '@ordermesh/kit';
+import { AppError, type Logger } from '@ordermesh/runtime';
+import { connectFailFastRedis } from '@ordermesh/storage';
 import type { Redis } from 'ioredis';
 
 /** Where a login attempt comes from: the account it names and the client address it came from. */

@@ -1,4 +1,4 @@
-import { runService } from '@ordermesh/kit';
+import { runService } from '@ordermesh/runtime';
 import { startUserService } from './app.js';
 import { loadUserConfig } from './config.js';
 

@@ -1,6 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { AppError } from '@ordermesh/kit';
+import { AppError } from '@ordermesh/runtime';
 
 const KEY_LENGTH = 32;
 const BLOCK_SIZE = 8;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type OutboxRecord, outboxInsertCte, queryRows, raw, type Sql, sql } from '@ordermesh/kit';
+import { type OutboxRecord, outboxInsertCte } from '@ordermesh/messaging';
+import { queryRows, raw, type Sql, sql } from '@ordermesh/storage';
 import type pg from 'pg';
 import type { User } from './generated/prisma/client.js';
 

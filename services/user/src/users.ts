@@ -1,14 +1,8 @@
-import {
-  alreadyExists,
-  type Cache,
-  type Codec,
-  isUniqueViolation,
-  notFound,
-  outboxRecord,
-  type TokenIssuer,
-  unauthenticated,
-} from '@ordermesh/kit';
+import type { TokenIssuer } from '@ordermesh/identity';
+import { outboxRecord } from '@ordermesh/messaging';
 import type { User as UserMessage } from '@ordermesh/proto/user';
+import { alreadyExists, isUniqueViolation, notFound, unauthenticated } from '@ordermesh/runtime';
+import type { Cache, Codec } from '@ordermesh/storage';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
 import type { User, UserStore } from './store.js';
 

@@ -1,8 +1,11 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Cache, createLogger, decodeEvent, protoCodec, TokenIssuer, TokenVerifier } from '@ordermesh/kit';
+import { TokenIssuer, TokenVerifier } from '@ordermesh/identity';
+import { decodeEvent } from '@ordermesh/messaging';
 import { User } from '@ordermesh/proto/user';
+import { createLogger } from '@ordermesh/runtime';
+import { Cache, protoCodec } from '@ordermesh/storage';
 import { Redis } from 'ioredis';
 import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
 import { eventually } from '../../../tests/support/eventually.ts';

@@ -15,7 +15,8 @@ import {
 } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { chargeBinding, type RequestBinding } from '@ordermesh/kit';
+import type { RequestBinding } from '@ordermesh/grpc';
+import { chargeBinding } from '@ordermesh/proto/charge-binding';
 import { ChargeRequest } from '@ordermesh/proto/payment';
 import type { ServiceName } from '../../../tools/dev/platform.ts';
 import { type CallingService, serviceIdentities } from '../../support/service-identity.ts';
@@ -83,7 +84,7 @@ const CALLER_OF: Record<string, CallingService> = {
 /**
  * The metadata every call to an internal service (OrderService,
  * PaymentService) carries: the one place where the caller's service identity
- * (services/kit/src/service-identity.ts) is attached. A Charge carries a token
+ * (services/kit/identity/src/service-tokens.ts) is attached. A Charge carries a token
  * bound to its own order, card and amount, as OrderService signs it; bytes
  * that do not decode as a ChargeRequest get a plain token.
  */

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { create, type DescEnum, type DescField, type DescMessage, ScalarType, toBinary } from '@bufbuild/protobuf';
 // The services' own id pattern: a value it refuses in an id field must be refused by every RPC.
-import { UUID } from '@ordermesh/kit';
+import { UUID } from '@ordermesh/grpc';
 import fc from 'fast-check';
 
 /** A generated value and whether the contract says a request carrying it must be refused. */

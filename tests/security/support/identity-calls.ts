@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { SERVICE_TOKEN_METADATA } from '@ordermesh/kit';
+import { SERVICE_TOKEN_METADATA } from '@ordermesh/identity';
 import { OrderServiceClient, OrderServiceService } from '@ordermesh/proto/order';
 import { PaymentServiceClient, PaymentServiceService } from '@ordermesh/proto/payment';
 import type { CallingService, serviceIdentities } from '../../support/service-identity.ts';

@@ -1,0 +1,2 @@
+export * from './service-tokens.js';
+export * from './user-tokens.js';

@@ -1,0 +1,3 @@
+export * from './cache.js';
+export * from './database.js';
+export * from './keyset.js';
