@@ -19,6 +19,8 @@ const shared = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@ordermesh/(runtime|grpc|identity|storage|messaging)$': '<rootDir>/services/kit/$1/src/index.ts',
+    '^@ordermesh/testing$': '<rootDir>/services/kit/testing/src/index.ts',
+    '^@ordermesh/dev/(platform|mail-sink)$': '<rootDir>/tools/dev/$1.ts',
     '^@ordermesh/proto/charge-binding$': '<rootDir>/proto/contracts/src/charge-binding.ts',
     '^@ordermesh/proto/common$': '<rootDir>/proto/gen/ordermesh/common/v1/money.ts',
     '^@ordermesh/proto/(user|order|payment|notification|events)$': '<rootDir>/proto/gen/ordermesh/$1/v1/$1.ts',
@@ -52,6 +54,7 @@ export default {
     'services/*/src/**/*.ts',
     'services/kit/*/src/**/*.ts',
     '!services/*/src/generated/**',
+    '!services/kit/testing/**',
     '!**/*.test.ts',
   ],
   coverageReporters: ['text-summary', 'lcov'],

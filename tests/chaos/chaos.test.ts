@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { waitUntilServing } from '@ordermesh/dev/platform';
 import { OrderStatus } from '@ordermesh/proto/order';
-import { waitUntilServing } from '../../tools/dev/platform.ts';
-import { query } from '../support/databases.ts';
-import { type E2E, startE2E } from '../support/e2e.ts';
+import { type E2E, query, startE2E } from '@ordermesh/testing';
 import {
   checkInvariants,
   type InvariantResult,

@@ -5,9 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { ROOT, SERVICE_NAMES } from '../../tools/dev/platform.ts';
-import { dropDatabases } from '../support/databases.ts';
-import { eventually } from '../support/eventually.ts';
+import { ROOT, SERVICE_NAMES } from '@ordermesh/dev/platform';
+import { dropDatabases, eventually } from '@ordermesh/testing';
 
 /**
  * `npm start` as a process manager runs it: the signal goes to the npm

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ROOT } from '../../tools/dev/platform.ts';
+import { ROOT } from '@ordermesh/dev/platform';
 
 /** Output a newcomer reads on every run says only what matters: no warnings about our own choices. */
 const run = (command: string, args: string[], env: NodeJS.ProcessEnv = {}) => {

@@ -3,11 +3,8 @@ import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OrderStatus } from '@ordermesh/proto/order';
 import { User } from '@ordermesh/proto/user';
+import { call, type E2E, eventually, failure, query, startE2E } from '@ordermesh/testing';
 import { Redis } from 'ioredis';
-import { query } from '../support/databases.ts';
-import { type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call, failure } from '../support/grpc.ts';
 
 let e2e: E2E;
 

@@ -3,15 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ROOT } from '@ordermesh/dev/platform';
 import { NotificationStatus } from '@ordermesh/proto/notification';
 import { OrderStatus } from '@ordermesh/proto/order';
 import { PaymentStatus } from '@ordermesh/proto/payment';
-import { ROOT } from '../../tools/dev/platform.ts';
+import { call, DECLINED_CARD, type E2E, eventually, failure, query, startE2E } from '@ordermesh/testing';
 import { listServicesByReflection } from '../../tools/grpc/reflection.ts';
-import { query } from '../support/databases.ts';
-import { DECLINED_CARD, type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call, failure } from '../support/grpc.ts';
 
 let e2e: E2E;
 

@@ -2,10 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { metricsPort, ROOT, SERVICE_NAMES } from '../../tools/dev/platform.ts';
-import { DECLINED_CARD, type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call, failure } from '../support/grpc.ts';
+import { metricsPort, ROOT, SERVICE_NAMES } from '@ordermesh/dev/platform';
+import { call, DECLINED_CARD, type E2E, eventually, failure, startE2E } from '@ordermesh/testing';
 import { alertRules, type Prometheus, startPrometheus } from './support/prometheus.ts';
 
 /**

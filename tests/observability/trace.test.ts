@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OrderStatus } from '@ordermesh/proto/order';
-import { type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call } from '../support/grpc.ts';
+import { call, type E2E, eventually, startE2E } from '@ordermesh/testing';
 import { type ReceivedSpan, SpanKind, startOtlpReceiver } from './support/otlp-receiver.ts';
 
 /**

@@ -18,9 +18,7 @@ import { NotificationServiceService } from '@ordermesh/proto/notification';
 import { OrderServiceService, OrderStatus } from '@ordermesh/proto/order';
 import { PaymentServiceService, PaymentStatus } from '@ordermesh/proto/payment';
 import { UserServiceService } from '@ordermesh/proto/user';
-import { query } from '../support/databases.ts';
-import { type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
+import { type E2E, eventually, query, startE2E } from '@ordermesh/testing';
 import { closeClients, fieldPaths, invoke, type MethodDefinition, ordermeshRpcs } from './support/fuzz-rpc.ts';
 
 type SignedUp = Awaited<ReturnType<E2E['signUp']>>;

@@ -5,15 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type ReceivedMail, startMailSink } from '@ordermesh/dev/mail-sink';
+import { Platform, ROOT } from '@ordermesh/dev/platform';
 import { EventPublisher, type OutboxRecord, outboxRecord, queueNames } from '@ordermesh/messaging';
 import { createLogger } from '@ordermesh/runtime';
+import { createMigratedDatabase, eventually, untilConsuming } from '@ordermesh/testing';
 import { type ChannelModel, connect } from 'amqplib';
 import { type DeadLetter, parseCommand } from '../../tools/dead-letters/dead-letters.ts';
-import { type ReceivedMail, startMailSink } from '../../tools/dev/mail-sink.ts';
-import { Platform, ROOT } from '../../tools/dev/platform.ts';
-import { untilConsuming } from '../support/broker.ts';
-import { createMigratedDatabase } from '../support/databases.ts';
-import { eventually } from '../support/eventually.ts';
 
 /**
  * Poison messages against the real NotificationService process and RabbitMQ:

@@ -6,9 +6,7 @@ import type { OrderServiceService } from '@ordermesh/proto/order';
 import { OrderStatus } from '@ordermesh/proto/order';
 import type { PaymentServiceService } from '@ordermesh/proto/payment';
 import { PaymentStatus } from '@ordermesh/proto/payment';
-import { type E2E, startE2E } from '../support/e2e.ts';
-import { call, failure } from '../support/grpc.ts';
-import { type CallingService, serviceIdentities } from '../support/service-identity.ts';
+import { type CallingService, call, type E2E, failure, serviceIdentities, startE2E } from '@ordermesh/testing';
 import {
   callRaw,
   forgedServiceTokens,

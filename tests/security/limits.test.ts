@@ -1,13 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SERVICE_NAMES, type ServiceName } from '@ordermesh/dev/platform';
 import { clientOptions, serverOptions } from '@ordermesh/grpc';
 import { AddPaymentMethodRequest, type LoginResponse, UserServiceClient } from '@ordermesh/proto/user';
+import { call, type E2E, eventually, failure, startE2E } from '@ordermesh/testing';
 import { Redis } from 'ioredis';
-import { SERVICE_NAMES, type ServiceName } from '../../tools/dev/platform.ts';
-import { type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call, failure } from '../support/grpc.ts';
 import { RawHttp2Client, summarize } from './support/abuse-http2.ts';
 
 /**

@@ -3,13 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SERVICE_NAMES, type ServiceName } from '@ordermesh/dev/platform';
 import { OrderStatus } from '@ordermesh/proto/order';
-import { SERVICE_NAMES, type ServiceName } from '../../tools/dev/platform.ts';
+import { call, DECLINED_CARD, type E2E, eventually, failure, query, startE2E } from '@ordermesh/testing';
 import { type ReceivedSpan, startOtlpReceiver } from '../observability/support/otlp-receiver.ts';
-import { query } from '../support/databases.ts';
-import { DECLINED_CARD, type E2E, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call, failure } from '../support/grpc.ts';
 import { startAuthenticatingSmtp } from './support/abuse-smtp.ts';
 
 /**

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ensureKeyPair, ensureSigningKey, Platform } from '@ordermesh/dev/platform';
 import { UserServiceClient } from '@ordermesh/proto/user';
+import { call, createMigratedDatabase, failure } from '@ordermesh/testing';
 import { connect } from 'amqplib';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
-import { ensureKeyPair, ensureSigningKey, Platform } from '../../tools/dev/platform.ts';
-import { createMigratedDatabase } from '../support/databases.ts';
-import { call, failure } from '../support/grpc.ts';
 import { forgedAccessTokens, malformedAuthorization } from './support/identity-forgery.ts';
 
 /**

@@ -19,11 +19,11 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ROOT } from '@ordermesh/dev/platform';
+import { eventually } from '@ordermesh/testing';
 import { registerXdsFor } from '../../services/kit/grpc/src/xds.ts';
-import { ROOT } from '../../tools/dev/platform.ts';
 import { startXdsControlPlane, type XdsControlPlane } from '../../tools/xds/control-plane.ts';
 import { durationMs, parseDuration, readMeshPolicies } from '../../tools/xds/translate.ts';
-import { eventually } from '../support/eventually.ts';
 
 const PORTS = { controlPlane: 26150, backends: [26151, 26152] };
 const bytes = {

@@ -8,13 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { metricsPort, waitUntilServing } from '@ordermesh/dev/platform';
 import { OrderStatus } from '@ordermesh/proto/order';
-import { metricsPort, waitUntilServing } from '../../tools/dev/platform.ts';
+import { call, type E2E, eventually, GOOD_CARD, startE2E, TcpProxy } from '@ordermesh/testing';
 import { startXdsControlPlane, type XdsControlPlane } from '../../tools/xds/control-plane.ts';
-import { type E2E, GOOD_CARD, startE2E } from '../support/e2e.ts';
-import { eventually } from '../support/eventually.ts';
-import { call } from '../support/grpc.ts';
-import { TcpProxy } from '../support/tcp-proxy.ts';
 
 // Ports 26000-26099: the platform on 26001-26014 (JWKS 26081), the control plane, and instance b of
 // PaymentService on 26030 and up: each restart of b gets a new port, as a new pod gets a new IP, so that

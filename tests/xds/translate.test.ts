@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { ROOT } from '@ordermesh/dev/platform';
 import fc from 'fast-check';
-import { ROOT } from '../../tools/dev/platform.ts';
 import {
   applyPolicyOverrides,
   durationMs,

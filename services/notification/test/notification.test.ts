@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type ReceivedMail, startMailSink } from '@ordermesh/dev/mail-sink';
 import { TokenIssuer } from '@ordermesh/identity';
 import { EventPublisher, type OutboxRecord, outboxRecord, queueNames } from '@ordermesh/messaging';
 import {
@@ -12,12 +13,14 @@ import {
   NotificationServiceClient,
 } from '@ordermesh/proto/notification';
 import { createLogger, type ShutdownStep } from '@ordermesh/runtime';
+import {
+  connectDatabaseUnderTest,
+  createMigratedDatabase,
+  type DatabaseUnderTest,
+  eventually,
+  untilConsuming,
+} from '@ordermesh/testing';
 import { type ChannelModel, connect } from 'amqplib';
-import { untilConsuming } from '../../../tests/support/broker.ts';
-import { createMigratedDatabase } from '../../../tests/support/databases.ts';
-import { eventually } from '../../../tests/support/eventually.ts';
-import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
-import { type ReceivedMail, startMailSink } from '../../../tools/dev/mail-sink.ts';
 import { startNotificationService } from '../src/app.js';
 import { loadNotificationConfig } from '../src/config.js';
 import { PrismaClient } from '../src/generated/prisma/client.js';

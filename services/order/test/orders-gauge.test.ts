@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createMigratedDatabase } from '@ordermesh/testing';
 import pg from 'pg';
-import { createMigratedDatabase } from '../../../tests/support/databases.ts';
 import { countOrdersByStatus } from '../src/metrics.js';
 
 let database: { url: string; drop: () => Promise<void> };

@@ -7,13 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Order, OrderServiceClient, OrderStatus } from '@ordermesh/proto/order';
 import { PaymentServiceClient, PaymentStatus } from '@ordermesh/proto/payment';
 import type { ShutdownStep } from '@ordermesh/runtime';
+import {
+  call,
+  createMigratedDatabase,
+  eventually,
+  failure,
+  query,
+  serviceIdentities,
+  TcpProxy,
+} from '@ordermesh/testing';
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
-import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
-import { eventually } from '../../../tests/support/eventually.ts';
-import { call, failure } from '../../../tests/support/grpc.ts';
-import { serviceIdentities } from '../../../tests/support/service-identity.ts';
-import { TcpProxy } from '../../../tests/support/tcp-proxy.ts';
 import { startPaymentService } from '../../payment/src/app.js';
 import { loadPaymentConfig } from '../../payment/src/config.js';
 import { startOrderService } from '../src/app.js';

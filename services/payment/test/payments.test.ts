@@ -2,9 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeEvent, isRoutingKey } from '@ordermesh/messaging';
-import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
-import { failure } from '../../../tests/support/grpc.ts';
-import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
+import {
+  connectDatabaseUnderTest,
+  createMigratedDatabase,
+  type DatabaseUnderTest,
+  failure,
+  query,
+} from '@ordermesh/testing';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { type ChargeCommand, Payments } from '../src/payments.js';
 import { SimulatedProvider } from '../src/provider.js';

@@ -6,11 +6,15 @@ import { decodeEvent } from '@ordermesh/messaging';
 import { User } from '@ordermesh/proto/user';
 import { createLogger } from '@ordermesh/runtime';
 import { Cache, protoCodec } from '@ordermesh/storage';
+import {
+  connectDatabaseUnderTest,
+  createMigratedDatabase,
+  type DatabaseUnderTest,
+  eventually,
+  failure,
+  query,
+} from '@ordermesh/testing';
 import { Redis } from 'ioredis';
-import { createMigratedDatabase, query } from '../../../tests/support/databases.ts';
-import { eventually } from '../../../tests/support/eventually.ts';
-import { failure } from '../../../tests/support/grpc.ts';
-import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../tests/support/prisma.ts';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { PostgresUserStore } from '../src/store.js';
 import { Users } from '../src/users.js';

@@ -4,9 +4,8 @@
  * suite began (not just the last scenario), so a late duplicate is caught too.
  */
 import { PaymentSucceeded } from '@ordermesh/proto/events';
-import { query } from '../../support/databases.ts';
-import type { E2E } from '../../support/e2e.ts';
-import { eventually } from '../../support/eventually.ts';
+import type { E2E } from '@ordermesh/testing';
+import { eventually, query } from '@ordermesh/testing';
 import type { AcceptedOrder } from './traffic.ts';
 
 export interface InvariantResult {

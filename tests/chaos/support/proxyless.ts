@@ -7,10 +7,10 @@
  * the mesh policy, enforced in their own gRPC channels.
  */
 import { readFileSync } from 'node:fs';
-import { databaseUrl, type InstanceOptions } from '../../../tools/dev/platform.ts';
+import { databaseUrl, type InstanceOptions } from '@ordermesh/dev/platform';
+import type { E2E } from '@ordermesh/testing';
+import { TcpProxy } from '@ordermesh/testing';
 import { startXdsControlPlane, type XdsControlPlane } from '../../../tools/xds/control-plane.ts';
-import type { E2E } from '../../support/e2e.ts';
-import { TcpProxy } from '../../support/tcp-proxy.ts';
 
 /** The extra PaymentService instance, on a fixed port so that it can come back where it was. */
 export const SECOND_PAYMENT = 'b';

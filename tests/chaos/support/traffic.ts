@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { OrderStatus } from '@ordermesh/proto/order';
 import type { UserServiceClient } from '@ordermesh/proto/user';
+import { call } from '@ordermesh/testing';
 import { DROPPED, openLoop, type StepResult } from '../../../tools/bench/load.ts';
-import { call } from '../../support/grpc.ts';
 
 export interface Buyer {
   userId: string;

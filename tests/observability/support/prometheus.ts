@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT } from '@ordermesh/dev/platform';
 import { parse, stringify } from 'yaml';
-import { ROOT } from '../../../tools/dev/platform.ts';
 
 export const RULE_FILE = join(ROOT, 'kustomize/components/observability/prometheus-rule.yaml');
 

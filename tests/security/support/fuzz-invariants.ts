@@ -4,9 +4,10 @@
  * the two services agreeing on what was paid. Each check returns the rows
  * that break it, described so that a failure says what is wrong.
  */
+
+import type { ServiceName } from '@ordermesh/dev/platform';
 import { OrderCancelled, OrderPlaced, PaymentFailed, PaymentRefunded, PaymentSucceeded } from '@ordermesh/proto/events';
-import type { ServiceName } from '../../../tools/dev/platform.ts';
-import { query } from '../../support/databases.ts';
+import { query } from '@ordermesh/testing';
 
 interface OutboxRow extends Record<string, unknown> {
   routing_key: string;

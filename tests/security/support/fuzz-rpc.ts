@@ -15,11 +15,11 @@ import {
 } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import type { ServiceName } from '@ordermesh/dev/platform';
 import type { RequestBinding } from '@ordermesh/grpc';
 import { chargeBinding } from '@ordermesh/proto/charge-binding';
 import { ChargeRequest } from '@ordermesh/proto/payment';
-import type { ServiceName } from '../../../tools/dev/platform.ts';
-import { type CallingService, serviceIdentities } from '../../support/service-identity.ts';
+import { type CallingService, serviceIdentities } from '@ordermesh/testing';
 
 /** The services of ordermesh and who may call them. */
 export const SERVICES: Record<string, { name: ServiceName; internal: boolean }> = {

@@ -4,7 +4,7 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { SERVICE_TOKEN_METADATA } from '@ordermesh/identity';
 import { OrderServiceClient, OrderServiceService } from '@ordermesh/proto/order';
 import { PaymentServiceClient, PaymentServiceService } from '@ordermesh/proto/payment';
-import type { CallingService, serviceIdentities } from '../../support/service-identity.ts';
+import type { CallingService, serviceIdentities } from '@ordermesh/testing';
 import { es256 } from './identity-forgery.ts';
 
 /** The internal services and their generated definitions: every method of each is probed. */

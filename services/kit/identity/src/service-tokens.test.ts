@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { rejection } from '@ordermesh/testing';
 import { SignJWT } from 'jose';
-import { rejection } from '../../../../tests/support/grpc.ts';
 import {
   allowCallers,
   readTrustedCallerKeys,

@@ -1,9 +1,9 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from '@jest/globals';
+import { rejection } from '@ordermesh/testing';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { forgedAccessTokens, malformedAuthorization } from '../../../../tests/security/support/identity-forgery.ts';
-import { rejection } from '../../../../tests/support/grpc.ts';
 import { TokenIssuer, TokenVerifier } from './user-tokens.js';
 
 const settings = { issuer: 'ordermesh-user', audience: 'ordermesh', ttlSeconds: 600 };

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { EventConsumer, EventPublisher, queueNames } from '@ordermesh/messaging';
 import { createLogger } from '@ordermesh/runtime';
+import { eventually, TcpProxy } from '@ordermesh/testing';
 import { connect } from 'amqplib';
-import { eventually } from '../../../../tests/support/eventually.ts';
-import { TcpProxy } from '../../../../tests/support/tcp-proxy.ts';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const runId = randomUUID().slice(0, 8);

@@ -9,8 +9,8 @@ import {
   queueNames,
 } from '@ordermesh/messaging';
 import { createLogger } from '@ordermesh/runtime';
+import { eventually } from '@ordermesh/testing';
 import { type Channel, type ChannelModel, connect, type GetMessage } from 'amqplib';
-import { eventually } from '../../../../tests/support/eventually.ts';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const runId = randomUUID().slice(0, 8);

@@ -8,11 +8,14 @@ import {
   outboxRecord,
 } from '@ordermesh/messaging';
 import { createLogger } from '@ordermesh/runtime';
+import {
+  connectDatabaseUnderTest,
+  createMigratedDatabase,
+  type DatabaseUnderTest,
+  eventually,
+  TcpProxy,
+} from '@ordermesh/testing';
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
-import { createMigratedDatabase } from '../../../../tests/support/databases.ts';
-import { eventually } from '../../../../tests/support/eventually.ts';
-import { connectDatabaseUnderTest, type DatabaseUnderTest } from '../../../../tests/support/prisma.ts';
-import { TcpProxy } from '../../../../tests/support/tcp-proxy.ts';
 import { PrismaClient } from '../../../payment/src/generated/prisma/client.js';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';

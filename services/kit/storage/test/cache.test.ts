@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLogger } from '@ordermesh/runtime';
 import { Cache, type Codec } from '@ordermesh/storage';
+import { eventually, TcpProxy } from '@ordermesh/testing';
 import { Redis } from 'ioredis';
-import { eventually } from '../../../../tests/support/eventually.ts';
-import { TcpProxy } from '../../../../tests/support/tcp-proxy.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `ordermesh-test:${randomUUID().slice(0, 8)}:`;

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ROOT, type ServiceName } from '@ordermesh/dev/platform';
 import pg from 'pg';
-import { ROOT, type ServiceName } from '../../tools/dev/platform.ts';
 
 const run = promisify(execFile);
 

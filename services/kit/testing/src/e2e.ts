@@ -3,10 +3,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { NotificationServiceClient } from '@ordermesh/proto/notification';
-import { UserServiceClient } from '@ordermesh/proto/user';
-import { connect } from 'amqplib';
-import { type ReceivedMail, startMailSink } from '../../tools/dev/mail-sink.ts';
+import { type ReceivedMail, startMailSink } from '@ordermesh/dev/mail-sink';
 import {
   databaseUrl,
   migrateDatabases,
@@ -14,7 +11,10 @@ import {
   type PlatformSettings,
   SERVICE_NAMES,
   type ServiceName,
-} from '../../tools/dev/platform.ts';
+} from '@ordermesh/dev/platform';
+import { NotificationServiceClient } from '@ordermesh/proto/notification';
+import { UserServiceClient } from '@ordermesh/proto/user';
+import { connect } from 'amqplib';
 import { dropDatabases } from './databases.ts';
 import { call } from './grpc.ts';
 import { TcpProxy } from './tcp-proxy.ts';

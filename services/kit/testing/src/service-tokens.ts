@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Interceptor, Metadata } from '@grpc/grpc-js';
+import { ensureServiceIdentityKeys } from '@ordermesh/dev/platform';
 import type { RequestBinding } from '@ordermesh/grpc';
 import { ServiceTokenSigner } from '@ordermesh/identity';
-import { ensureServiceIdentityKeys } from '../../tools/dev/platform.ts';
 
 /** The services that call others, and so sign service tokens. */
 export type CallingService = 'user' | 'order';

@@ -1,5 +1,5 @@
 import { Metadata, type ServiceError, type status } from '@grpc/grpc-js';
-import { AppError } from '../../services/kit/runtime/src/errors.ts';
+import { AppError } from '@ordermesh/runtime';
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 type Method<Req, Res> = (
