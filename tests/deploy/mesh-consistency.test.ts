@@ -17,10 +17,10 @@ import {
   routeBudget,
   stackingViolations,
 } from '../../tools/mesh-check/checks.ts';
-import { readSources, type SourceFile, scanCode } from '../../tools/mesh-check/code.ts';
 import { runMeshCheck } from '../../tools/mesh-check/main.ts';
 import { type K8sObject, named } from '../../tools/mesh-check/manifests.ts';
 import { loadTree } from '../../tools/mesh-check/tree.ts';
+import { readSources, type SourceFile, scanCode } from './code-scan.ts';
 import { repoRoot } from './render.js';
 
 const real = loadTree(repoRoot, ['prod'])[0]?.model as MeshModel;

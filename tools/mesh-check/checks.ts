@@ -1,11 +1,11 @@
 // The mesh consistency rules. Each returns violations (empty = consistent) so the command and the
 // tests run the same functions on the real tree and on broken copies.
 
-import type { CodeFacts } from './code.ts';
 import { type Contract, type RpcMethod, retrySafe } from './contracts.ts';
 import { durationMs, id, type Json, type K8sObject, ofKind } from './manifests.ts';
+import type { CodeFacts } from './topology.ts';
 
-/** One rendered overlay plus what the protos and the code say. */
+/** One rendered overlay plus what the protos and the declared topology (or the code, in tests) say. */
 export interface MeshModel {
   objects: K8sObject[];
   contracts: Map<string, Contract>;
@@ -463,7 +463,7 @@ export function ingressViolations(model: MeshModel): string[] {
   return v;
 }
 
-/** Retry stacking found in the code (see code.ts). */
+/** Retry stacking found in the code (tests/deploy/code-scan.ts); a declared topology has none. */
 export const stackingViolations = (model: MeshModel): string[] => model.code.stacking;
 
 /** Every rule, in the order the docs list them. */

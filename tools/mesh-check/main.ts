@@ -1,5 +1,6 @@
 // npm run mesh:check [-- --root <repo> --env <overlay>...]
-// Fails (exit 1) when the mesh policy, the protos and the services' code disagree; see docs/mesh.md.
+// Fails (exit 1) when the mesh policy, the protos and the declared call graph (mesh/topology.yaml)
+// disagree; see docs/mesh.md. The code is not read here: the tests keep the declaration equal to it.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,7 +34,7 @@ export function runMeshCheck(root: string, envs = overlayNames(root)): MeshCheck
   }
   for (const [text, envNames] of shown) sections.push(`overlays ${envNames.join(', ')}:\n\n${text}`);
   const header =
-    `mesh:check OK: ${overlays.length} overlay(s) consistent with mesh/, the protos and the services' code.\n` +
+    `mesh:check OK: ${overlays.length} overlay(s) consistent with mesh/, the protos and the call graph in mesh/topology.yaml.\n` +
     `Worst case = min(timeout, (attempts + 1) x perTryTimeout + back-off); Envoy back-off before retry k is at most ` +
     `min((2^k - 1) x ${ENVOY_BACKOFF_BASE_MS}ms, ${10 * ENVOY_BACKOFF_BASE_MS}ms) unless retries.backoff sets the base.`;
   return { ok: true, output: [header, ...sections].join('\n\n') };

@@ -1,11 +1,11 @@
 // Loads everything the check reads from a repository tree: the rendered overlays (mesh/ is a
-// component of each), the compiled protos and the services' code.
+// component of each), the compiled protos and the declared call graph (mesh/topology.yaml).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MeshModel } from './checks.ts';
-import { type CodeFacts, readSources, scanCode } from './code.ts';
-import { type Contract, loadContracts } from './contracts.ts';
+import { loadContracts } from './contracts.ts';
 import { kustomize } from './manifests.ts';
+import { loadTopology } from './topology.ts';
 
 export interface OverlayModel {
   env: string;
@@ -19,14 +19,9 @@ export const overlayNames = (root: string): string[] =>
     .map((d) => d.name)
     .sort();
 
-export function loadCode(root: string, contracts: Map<string, Contract>): CodeFacts {
-  return scanCode(readSources(root), contracts);
-}
-
-/** What does not depend on the overlay: the contracts and the code. */
+/** What does not depend on the overlay: the contracts and the declared topology. */
 export function loadInputs(root: string): Omit<MeshModel, 'objects'> {
-  const contracts = loadContracts(descriptorSetPath(root));
-  return { contracts, code: loadCode(root, contracts) };
+  return { contracts: loadContracts(descriptorSetPath(root)), code: loadTopology(root) };
 }
 
 /** One model per overlay under kustomize/overlays (or just `envs`). */

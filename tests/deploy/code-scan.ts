@@ -1,40 +1,17 @@
 // What the services' code says about the mesh: who calls whom (and which methods), the deadline
 // settings and their defaults, and whether the app retries on top of the mesh. Read from the
-// TypeScript sources with SWC's parser, so nothing here has to be declared twice.
+// TypeScript sources with SWC's parser, for the tests: they hold mesh/topology.yaml, which
+// `npm run mesh:check` reads, equal to these facts, and find retry stacking in the code.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseSync } from '@swc/core';
-import type { Contract } from './contracts.ts';
+import type { Contract } from '../../tools/mesh-check/contracts.ts';
+import type { CodeFacts, ServiceFacts } from '../../tools/mesh-check/topology.ts';
 
 export interface SourceFile {
   /** Relative to the repository root, with forward slashes. */
   path: string;
   text: string;
-}
-
-export interface ServiceCode {
-  name: string;
-  /** Numeric defaults of the service's configShape (`env.milliseconds(2_500)` -> 2500), by variable. */
-  defaults: Record<string, number>;
-  /** Config variables the service's code reads (`config.X`). */
-  reads: Set<string>;
-}
-
-export interface CallSite {
-  caller: string;
-  callee: string;
-  /** Proto method name, e.g. "Charge". */
-  method: string;
-  at: string;
-}
-
-export interface CodeFacts {
-  services: ServiceCode[];
-  /** Caller -> callee services that have a client made with the kit's createClient. */
-  clients: { caller: string; callee: string; at: string }[];
-  calls: CallSite[];
-  /** Retry stacking found in the code, one message each. */
-  stacking: string[];
 }
 
 /** The app code of every service and the kit: services/<name>/src and services/kit/<package>/src, without tests and generated code. */
@@ -149,7 +126,7 @@ function configDefaults(p: Parsed): Record<string, number> {
  * that calls itself.
  */
 export function scanCode(files: SourceFile[], contracts: Map<string, Contract>): CodeFacts {
-  const services = new Map<string, ServiceCode>();
+  const services = new Map<string, ServiceFacts>();
   const facts: CodeFacts = { services: [], clients: [], calls: [], stacking: [] };
   const parsed = files.map((f) => new Parsed(f));
   for (const p of parsed) {
