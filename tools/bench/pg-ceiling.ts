@@ -2,7 +2,8 @@
  * A pgbench-like ceiling for PlaceOrder: what PostgreSQL alone achieves when
  * closed-loop clients send, per order, the statements the platform sends for
  * one PlaceOrder, as named prepared statements (pgbench -M prepared), with no
- * service in between. Runs on the _bench databases, so the tables (the million
+ * service in between. The statements are the services' own (their stores'
+ * exported builders, sent by kit queryRows), not copies. Runs on the _bench databases, so the tables (the million
  * seeded orders among them) are the ones the platform writes to, and removes
  * every row it wrote when it is done.
  *
@@ -22,6 +23,10 @@ import { outboxStatements } from '@ordermesh/messaging';
 import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
 import { inTransaction, queryRows } from '@ordermesh/storage';
 import pg from 'pg';
+// The services' own statements, from their built stores: the ceiling sends exactly what they send.
+import { notificationStatements } from '../../services/notification/dist/store.js';
+import { orderStatements } from '../../services/order/dist/store.js';
+import { paymentStatements } from '../../services/payment/dist/store.js';
 import { CpuMeter, pidsOfCommand } from './proc-stats.ts';
 
 export type CeilingDatabase = 'order' | 'payment' | 'notification';
@@ -77,114 +82,16 @@ const CEILING_KEY = { placed: 'ceiling.order.placed', succeeded: 'ceiling.paymen
 /** Each scratch user's card: the user's id with another variant digit. */
 const SCRATCH_CARD = (userId: string) => userId.replace('-8000-', '-9000-');
 
-// The services' statements as the kit's `sql` tag renders them, $n in order of appearance.
-
-const ORDER_COLUMNS = `o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",
-  o.request_hash AS "requestHash", o.status::text AS status, o.status_reason AS "statusReason", o.currency,
-  o.total_minor AS "totalMinor", o.payment_method_id::text AS "paymentMethodId",
-  o.next_payment_attempt_at AS "nextPaymentAttemptAt", o.payment_attempts AS "paymentAttempts",
-  o.created_at AS "createdAt", o.updated_at AS "updatedAt"`;
-const ITEMS_JSON = `COALESCE(json_agg(json_build_object(
-  'id', i.id::text, 'orderId', i.order_id::text, 'sku', i.sku, 'name', i.name,
-  'quantity', i.quantity, 'unitPriceMinor', i.unit_price_minor::text) ORDER BY i.id), '[]'::json)`;
-/** kit events.ts outboxInsertCte, its five values numbered from `first`. */
-const outboxCte = (first: number, source: string) => `event AS (
-    INSERT INTO outbox_events (event_id, routing_key, message_type, payload, headers)
-    SELECT $${first}::uuid, $${first + 1}, $${first + 2}, $${first + 3},
-           $${first + 4}::jsonb
-      FROM ${source})`;
-
-/** order store.ts insertOrder. */
-const INSERT_ORDER = `
-      WITH o AS (
-        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
-                            payment_method_id, next_payment_attempt_at, updated_at)
-        VALUES ($1::uuid, $2::uuid, $3, $4, 'PENDING_PAYMENT',
-                $5, $6, $7::uuid, $8, now())
-        ON CONFLICT (user_id, idempotency_key) DO NOTHING
-        RETURNING *),
-      i AS (
-        INSERT INTO order_items (order_id, sku, name, quantity, unit_price_minor)
-        SELECT o.id, item.sku, item.name, item.quantity, item.unit_price_minor
-          FROM o, unnest($9::text[], $10::text[],
-                         $11::int[], $12::bigint[])
-                  WITH ORDINALITY AS item(sku, name, quantity, unit_price_minor, position)
-         ORDER BY item.position
-        RETURNING *),
-      ${outboxCte(13, 'o')}
-      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`;
-
-/** order store.ts transition, as the charge's outcome calls it: no event. */
-const TRANSITION_ORDER = `
-      WITH o AS (
-        UPDATE orders
-           SET status = $1::"OrderStatus", status_reason = $2,
-               next_payment_attempt_at = NULL, updated_at = now()
-         WHERE id = $3::uuid AND status = ANY($4::"OrderStatus"[])
-        RETURNING *)
-      SELECT ${ORDER_COLUMNS},
-             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
-        FROM o`;
-
-const PAYMENT_COLUMNS = `p.id::text AS id, p.order_id::text AS "orderId", p.user_id::text AS "userId",
-  p.payment_method_id::text AS "paymentMethodId", p.amount_minor AS "amountMinor", p.currency, p.status::text AS status,
-  p.decline_reason AS "declineReason", p.charge_key AS "chargeKey", p.refund_key AS "refundKey",
-  p.created_at AS "createdAt", p.updated_at AS "updatedAt"`;
-
-/** payment store.ts startCharge. */
-const START_CHARGE = `
-      WITH m AS (
-        SELECT id, provider_token FROM payment_methods
-         WHERE id = $1::uuid AND user_id = $2::uuid),
-      p AS (
-        INSERT INTO payments (id, order_id, user_id, payment_method_id, amount_minor, currency, status, charge_key,
-                              updated_at)
-        SELECT $3::uuid, $4::uuid, $5::uuid, m.id, $6,
-               $7, 'PROCESSING', $8, now()
-          FROM m
-        ON CONFLICT DO NOTHING
-        RETURNING *)
-      SELECT m.id::text AS "methodId", m.provider_token AS "providerToken", ${PAYMENT_COLUMNS}
-        FROM m LEFT JOIN p ON true`;
-
-/** payment store.ts transition with its outbox event (payment.succeeded). */
-const TRANSITION_PAYMENT = `
-      WITH p AS (
-        UPDATE payments
-           SET status = $1::"PaymentStatus",
-               decline_reason = COALESCE($2::text, decline_reason),
-               refund_key = COALESCE($3::text, refund_key),
-               updated_at = now()
-         WHERE id = $4::uuid AND status = $5::"PaymentStatus"
-        RETURNING *), ${outboxCte(6, 'p')}
-      SELECT ${PAYMENT_COLUMNS} FROM p`;
-
 /** kit OutboxRelay's defaults. */
 const RELAY = { leaseSeconds: 30, batchSize: 100, pollMs: 500 };
-
-/** notification store.ts INSERT_SENT. */
-const INSERT_SENT = `
-  INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
-  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, 'SENT', now())
-  ON CONFLICT (event_id) DO NOTHING
-  RETURNING id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`;
-
-/** Named statements, so each connection parses and plans them once (pgbench -M prepared). */
-const prepared = (name: string, text: string) => (values: unknown[]) => ({ name: `ceiling-${name}`, text, values });
-const statements = {
-  insertOrder: prepared('insert-order', INSERT_ORDER),
-  transitionOrder: prepared('transition-order', TRANSITION_ORDER),
-  startCharge: prepared('start-charge', START_CHARGE),
-  transitionPayment: prepared('transition-payment', TRANSITION_PAYMENT),
-  insertSent: prepared('insert-sent', INSERT_SENT),
-};
 
 /** The bench's order: one mug (tools/bench/scenarios.ts placeOrder), priced from the catalogue the service caches. */
 const MUG = { sku: 'MUG-001', name: 'ordermesh mug', priceMinor: 1250, currency: 'EUR' };
 /** order config: PAYMENT_TIMEOUT_MS + 1 s before the settlement worker may look at the order. */
 const SETTLEMENT_DELAY_MS = 3_500;
 /** The bench's services export no traces, so the events' trace headers are empty (as in outbox_events). */
-const NO_HEADERS = '{}';
+/** The ceiling's events carry no trace context. */
+const NO_HEADERS: Record<string, string> = {};
 
 type Pools = Record<CeilingDatabase, pg.Pool>;
 
@@ -209,57 +116,56 @@ async function placeOrder(pools: Pools, relays: Relays, userId: string): Promise
       PaymentSucceeded.encode({ paymentId, orderId, userId, amount: total, occurredAt: now }).finish(),
     ),
   };
-  await pools.order.query(
-    statements.insertOrder([
+  const placedEvent = { ...placed, routingKey: CEILING_KEY.placed, messageType: 'ordermesh.events.v1.OrderPlaced' };
+  await queryRows(
+    pools.order,
+    orderStatements.insert(
       orderId,
-      userId,
-      randomUUID(),
-      createHash('sha256').update(orderId).digest('hex'),
-      MUG.currency,
-      MUG.priceMinor,
-      SCRATCH_CARD(userId),
-      new Date(now.getTime() + SETTLEMENT_DELAY_MS),
-      [MUG.sku],
-      [MUG.name],
-      [1],
-      [MUG.priceMinor],
-      placed.eventId,
-      CEILING_KEY.placed,
-      'ordermesh.events.v1.OrderPlaced',
-      placed.payload,
-      NO_HEADERS,
-    ]),
+      {
+        userId,
+        idempotencyKey: randomUUID(),
+        requestHash: createHash('sha256').update(orderId).digest('hex'),
+        currency: MUG.currency,
+        totalMinor: BigInt(MUG.priceMinor),
+        paymentMethodId: SCRATCH_CARD(userId),
+        items: [{ sku: MUG.sku, name: MUG.name, quantity: 1, unitPriceMinor: BigInt(MUG.priceMinor) }],
+        nextPaymentAttemptAt: new Date(now.getTime() + SETTLEMENT_DELAY_MS),
+      },
+      { ...placedEvent, headers: NO_HEADERS },
+    ),
   );
   relays.order.notify();
-  const started = await pools.payment.query(
-    statements.startCharge([
-      SCRATCH_CARD(userId),
-      userId,
-      paymentId,
+  const [started] = await queryRows<{ id: string | null }>(
+    pools.payment,
+    paymentStatements.startCharge(paymentId, {
       orderId,
       userId,
-      MUG.priceMinor,
-      MUG.currency,
-      `charge:${orderId}`,
-    ]),
+      paymentMethodId: SCRATCH_CARD(userId),
+      amountMinor: BigInt(MUG.priceMinor),
+      currency: MUG.currency,
+      chargeKey: `charge:${orderId}`,
+    }),
   );
-  if (started.rows[0]?.id !== paymentId) throw new Error('the charge inserted no payment');
-  await pools.payment.query(
-    statements.transitionPayment([
-      'SUCCEEDED',
-      null,
-      null,
+  if (started?.id !== paymentId) throw new Error('the charge inserted no payment');
+  await queryRows(
+    pools.payment,
+    paymentStatements.transition(
       paymentId,
       'PROCESSING',
-      succeeded.eventId,
-      CEILING_KEY.succeeded,
-      'ordermesh.events.v1.PaymentSucceeded',
-      succeeded.payload,
-      NO_HEADERS,
-    ]),
+      { status: 'SUCCEEDED' },
+      {
+        ...succeeded,
+        routingKey: CEILING_KEY.succeeded,
+        messageType: 'ordermesh.events.v1.PaymentSucceeded',
+        headers: NO_HEADERS,
+      },
+    ),
   );
   relays.payment.notify();
-  await pools.order.query(statements.transitionOrder(['PAID', '', orderId, ['PENDING_PAYMENT']]));
+  await queryRows(
+    pools.order,
+    orderStatements.transition(orderId, ['PENDING_PAYMENT'], { status: 'PAID', statusReason: '' }),
+  );
   await relays.order.afterOrder();
   await relays.payment.afterOrder();
   const recipient = `ceiling-${userId.slice(-2)}@bench.invalid`;
@@ -371,7 +277,18 @@ async function deliver(
   [eventId, userId, kind, recipient, subject, body]: [string, string, string, string, string, string],
 ): Promise<void> {
   await inTransaction(pool, (connection) =>
-    connection.query(statements.insertSent([randomUUID(), eventId, userId, kind, 'email', recipient, subject, body])),
+    queryRows(
+      connection,
+      notificationStatements.insertSent(randomUUID(), {
+        eventId,
+        userId,
+        kind,
+        channel: 'email',
+        recipient,
+        subject,
+        body,
+      }),
+    ),
   );
 }
 

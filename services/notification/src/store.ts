@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PageCursor } from '@ordermesh/grpc';
-import { afterCursor, inTransaction, queryRows, raw, sql } from '@ordermesh/storage';
+import { afterCursor, inTransaction, queryRows, raw, type Sql, sql } from '@ordermesh/storage';
 import type pg from 'pg';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Notification, NotificationStatus, Recipient } from './generated/prisma/client.js';
@@ -31,6 +31,20 @@ export interface NotificationStore {
 export const DELIVERY_TRANSACTION_IDLE_MS = SEND_DEADLINE_MS + 5_000;
 
 const RETURNED = raw(`id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`);
+
+/**
+ * The statement every first delivery runs, as a value: the store sends it, and the bench's
+ * PostgreSQL ceiling (tools/bench/pg-ceiling.ts) sends the very same one.
+ */
+export const notificationStatements = {
+  /** The notification, already SENT, unless one of the same event exists; see deliverInTransaction. */
+  insertSent: (id: string, { eventId, userId, kind, channel, recipient, subject, body }: NewNotification): Sql =>
+    sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
+          VALUES (${id}::uuid, ${eventId}::uuid, ${userId}::uuid, ${kind}, ${channel}, ${recipient},
+                  ${subject}, ${body}, 'SENT', now())
+          ON CONFLICT (event_id) DO NOTHING
+          RETURNING ${RETURNED}`,
+};
 
 interface LockedNotification {
   id: string;
@@ -95,14 +109,10 @@ export class PostgresNotificationStore implements NotificationStore {
     // The first delivery inserts the row already SENT and holds it locked until it commits, which it
     // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
     // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
-    const { eventId, userId, kind, channel, recipient, subject, body } = notification;
+    const { eventId } = notification;
     const [first] = await queryRows<LockedNotification>(
       connection,
-      sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
-          VALUES (${randomUUID()}::uuid, ${eventId}::uuid, ${userId}::uuid, ${kind}, ${channel}, ${recipient},
-                  ${subject}, ${body}, 'SENT', now())
-          ON CONFLICT (event_id) DO NOTHING
-          RETURNING ${RETURNED}`,
+      notificationStatements.insertSent(randomUUID(), notification),
     );
     if (first) {
       await send(messageOf(first));

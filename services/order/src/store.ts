@@ -97,29 +97,7 @@ export class PostgresOrderStore implements OrderStore {
    */
   async insertOrder(order: NewOrder, event: (orderId: string) => OutboxRecord) {
     const id = randomUUID();
-    const { items } = order;
-    const rows = await queryRows<OrderRow>(
-      this.pool,
-      sql`
-      WITH o AS (
-        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
-                            payment_method_id, next_payment_attempt_at, updated_at)
-        VALUES (${id}::uuid, ${order.userId}::uuid, ${order.idempotencyKey}, ${order.requestHash}, 'PENDING_PAYMENT',
-                ${order.currency}, ${order.totalMinor}, ${order.paymentMethodId}::uuid, ${order.nextPaymentAttemptAt}, now())
-        ON CONFLICT (user_id, idempotency_key) DO NOTHING
-        RETURNING *),
-      i AS (
-        INSERT INTO order_items (order_id, sku, name, quantity, unit_price_minor)
-        SELECT o.id, item.sku, item.name, item.quantity, item.unit_price_minor
-          FROM o, unnest(${items.map((item) => item.sku)}::text[], ${items.map((item) => item.name)}::text[],
-                         ${items.map((item) => item.quantity)}::int[], ${items.map((item) => item.unitPriceMinor)}::bigint[])
-                  WITH ORDINALITY AS item(sku, name, quantity, unit_price_minor, position)
-         ORDER BY item.position
-        RETURNING *),
-      ${outboxInsertCte(event(id), 'o')}
-      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`,
-    );
-    const [row] = rows;
+    const [row] = await queryRows<OrderRow>(this.pool, orderStatements.insert(id, order, event(id)));
     return row ? toOrder(row) : null;
   }
 
@@ -128,19 +106,7 @@ export class PostgresOrderStore implements OrderStore {
    * caller moved the order first) the order is read again, so the caller sees the latest.
    */
   async transition(id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord) {
-    const rows = await queryRows<OrderRow>(
-      this.pool,
-      sql`
-      WITH o AS (
-        UPDATE orders
-           SET status = ${change.status}::"OrderStatus", status_reason = ${change.statusReason},
-               next_payment_attempt_at = NULL, updated_at = now()
-         WHERE id = ${id}::uuid AND status = ANY(${[...from]}::"OrderStatus"[])
-        RETURNING *)${event ? sql`, ${outboxInsertCte(event, 'o')}` : empty}
-      SELECT ${ORDER_COLUMNS},
-             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
-        FROM o`,
-    );
+    const rows = await queryRows<OrderRow>(this.pool, orderStatements.transition(id, from, change, event));
     const [row] = rows;
     if (row) return toOrder(row);
     const current = await this.findOrder(id);
@@ -184,6 +150,47 @@ export class PostgresOrderStore implements OrderStore {
     return rows.map((row) => row.id);
   }
 }
+
+/**
+ * The statements every order runs, as values: the store sends them, and the bench's PostgreSQL
+ * ceiling (tools/bench/pg-ceiling.ts) sends the very same ones.
+ */
+export const orderStatements = {
+  /** The order, its items (one unnest insert, in order) and its event; no row when the key was used. */
+  insert: (id: string, order: NewOrder, event: OutboxRecord): Sql => {
+    const { items } = order;
+    return sql`
+      WITH o AS (
+        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, currency, total_minor,
+                            payment_method_id, next_payment_attempt_at, updated_at)
+        VALUES (${id}::uuid, ${order.userId}::uuid, ${order.idempotencyKey}, ${order.requestHash}, 'PENDING_PAYMENT',
+                ${order.currency}, ${order.totalMinor}, ${order.paymentMethodId}::uuid, ${order.nextPaymentAttemptAt}, now())
+        ON CONFLICT (user_id, idempotency_key) DO NOTHING
+        RETURNING *),
+      i AS (
+        INSERT INTO order_items (order_id, sku, name, quantity, unit_price_minor)
+        SELECT o.id, item.sku, item.name, item.quantity, item.unit_price_minor
+          FROM o, unnest(${items.map((item) => item.sku)}::text[], ${items.map((item) => item.name)}::text[],
+                         ${items.map((item) => item.quantity)}::int[], ${items.map((item) => item.unitPriceMinor)}::bigint[])
+                  WITH ORDINALITY AS item(sku, name, quantity, unit_price_minor, position)
+         ORDER BY item.position
+        RETURNING *),
+      ${outboxInsertCte(event, 'o')}
+      SELECT ${ORDER_COLUMNS}, (SELECT ${ITEMS_JSON} FROM i) AS items FROM o`;
+  },
+  /** The conditional status change and, when given, its event; no row when the order was not in `from`. */
+  transition: (id: string, from: readonly OrderStatus[], change: OrderChange, event?: OutboxRecord): Sql =>
+    sql`
+      WITH o AS (
+        UPDATE orders
+           SET status = ${change.status}::"OrderStatus", status_reason = ${change.statusReason},
+               next_payment_attempt_at = NULL, updated_at = now()
+         WHERE id = ${id}::uuid AND status = ANY(${[...from]}::"OrderStatus"[])
+        RETURNING *)${event ? sql`, ${outboxInsertCte(event, 'o')}` : empty}
+      SELECT ${ORDER_COLUMNS},
+             (SELECT ${ITEMS_JSON} FROM order_items i WHERE i.order_id = o.id) AS items
+        FROM o`,
+};
 
 /** The orders columns under their Prisma field names, from a row source aliased `o`. */
 const ORDER_COLUMNS = raw(`o.id::text AS id, o.user_id::text AS "userId", o.idempotency_key AS "idempotencyKey",

@@ -143,23 +143,7 @@ export class PostgresPaymentStore implements PaymentStore {
    * exception. The payment columns are NULL when nothing was inserted (LEFT JOIN).
    */
   async startCharge(charge: NewCharge) {
-    const [row] = await queryRows<StartChargeRow>(
-      this.pool,
-      sql`
-      WITH m AS (
-        SELECT id, provider_token FROM payment_methods
-         WHERE id = ${charge.paymentMethodId}::uuid AND user_id = ${charge.userId}::uuid),
-      p AS (
-        INSERT INTO payments (id, order_id, user_id, payment_method_id, amount_minor, currency, status, charge_key,
-                              updated_at)
-        SELECT ${randomUUID()}::uuid, ${charge.orderId}::uuid, ${charge.userId}::uuid, m.id, ${charge.amountMinor},
-               ${charge.currency}, 'PROCESSING', ${charge.chargeKey}, now()
-          FROM m
-        ON CONFLICT DO NOTHING
-        RETURNING *)
-      SELECT m.id::text AS "methodId", m.provider_token AS "providerToken", ${PAYMENT_COLUMNS}
-        FROM m LEFT JOIN p ON true`,
-    );
+    const [row] = await queryRows<StartChargeRow>(this.pool, paymentStatements.startCharge(randomUUID(), charge));
     if (!row) return null;
     const { methodId, providerToken, ...payment } = row;
     // The LEFT JOIN's NULLs mean no row; otherwise every column is as stored.
@@ -175,9 +159,39 @@ export class PostgresPaymentStore implements PaymentStore {
    * payment is read again, so the caller sees what the concurrent winner wrote.
    */
   async transition(id: string, from: PaymentStatus, change: PaymentChange, event?: OutboxRecord) {
-    const rows = await queryRows<PaymentRow>(
-      this.pool,
-      sql`
+    const rows = await queryRows<PaymentRow>(this.pool, paymentStatements.transition(id, from, change, event));
+    const [row] = rows;
+    if (row) return toPayment(row);
+    const current = await this.findPayment(sql`p.id = ${id}::uuid`);
+    if (!current) throw new Error(`payment ${id} does not exist`);
+    return current;
+  }
+}
+
+/**
+ * The statements every charge runs, as values: the store sends them, and the bench's PostgreSQL
+ * ceiling (tools/bench/pg-ceiling.ts) sends the very same ones.
+ */
+export const paymentStatements = {
+  /** The card read and, when the card is the user's, the PROCESSING payment; see startCharge. */
+  startCharge: (paymentId: string, charge: NewCharge): Sql =>
+    sql`
+      WITH m AS (
+        SELECT id, provider_token FROM payment_methods
+         WHERE id = ${charge.paymentMethodId}::uuid AND user_id = ${charge.userId}::uuid),
+      p AS (
+        INSERT INTO payments (id, order_id, user_id, payment_method_id, amount_minor, currency, status, charge_key,
+                              updated_at)
+        SELECT ${paymentId}::uuid, ${charge.orderId}::uuid, ${charge.userId}::uuid, m.id, ${charge.amountMinor},
+               ${charge.currency}, 'PROCESSING', ${charge.chargeKey}, now()
+          FROM m
+        ON CONFLICT DO NOTHING
+        RETURNING *)
+      SELECT m.id::text AS "methodId", m.provider_token AS "providerToken", ${PAYMENT_COLUMNS}
+        FROM m LEFT JOIN p ON true`,
+  /** The conditional status change and, when given, its event; no row when the payment was not in `from`. */
+  transition: (id: string, from: PaymentStatus, change: PaymentChange, event?: OutboxRecord): Sql =>
+    sql`
       WITH p AS (
         UPDATE payments
            SET status = ${change.status}::"PaymentStatus",
@@ -187,14 +201,7 @@ export class PostgresPaymentStore implements PaymentStore {
          WHERE id = ${id}::uuid AND status = ${from}::"PaymentStatus"
         RETURNING *)${event ? sql`, ${outboxInsertCte(event, 'p')}` : empty}
       SELECT ${PAYMENT_COLUMNS} FROM p`,
-    );
-    const [row] = rows;
-    if (row) return toPayment(row);
-    const current = await this.findPayment(sql`p.id = ${id}::uuid`);
-    if (!current) throw new Error(`payment ${id} does not exist`);
-    return current;
-  }
-}
+};
 
 /** A payment as pg returns it: the bigint amount as text, which BigInt() reads without losing precision. */
 type PaymentRow = Omit<Payment, 'amountMinor'> & { amountMinor: string };
