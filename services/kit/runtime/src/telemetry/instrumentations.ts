@@ -21,7 +21,7 @@ export function createInstrumentations(): Instrumentation[] {
       ignoreGrpcMethods: ['Check', 'Watch', 'ServerReflectionInfo'],
     }),
     // Only inside a traced request: the outbox relay polls every 500 ms and would otherwise start a trace per poll.
-    // No pg-pool.connect/pg.connect spans: Prisma checks a connection out for every statement, which doubled
+    // No pg-pool.connect/pg.connect spans: every statement on the pool checks a connection out, which doubled
     // the spans per query and told nothing the query span does not (pool metrics are still recorded).
     new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false, ignoreConnectSpans: true }),
     new IORedisInstrumentation({ requireParentSpan: true }),
