@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type OutboxRecord, outboxInsertCte } from '@ordermesh/messaging';
-import { empty, queryRows, raw, type Sql, sql } from '@ordermesh/storage';
+import { empty, queryOneRow, queryRows, raw, type Sql, sql } from '@ordermesh/storage';
 import type pg from 'pg';
 import type { Payment, PaymentMethod, PaymentStatus } from './generated/prisma/client.js';
 
@@ -60,26 +60,17 @@ export interface PaymentStore {
 export class PostgresPaymentStore implements PaymentStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async findMethod(userId: string, id: string) {
-    const [method] = await queryRows<PaymentMethod>(
-      this.pool,
-      sql`SELECT ${METHOD_COLUMNS} FROM payment_methods m WHERE m.id = ${id}::uuid AND m.user_id = ${userId}::uuid`,
-    );
-    return method ?? null;
+  findMethod(userId: string, id: string) {
+    return this.findMethodWhere(sql`m.id = ${id}::uuid AND m.user_id = ${userId}::uuid`);
   }
 
-  async findMethodByKey(userId: string, idempotencyKey: string) {
-    const [method] = await queryRows<PaymentMethod>(
-      this.pool,
-      sql`SELECT ${METHOD_COLUMNS} FROM payment_methods m
-           WHERE m.user_id = ${userId}::uuid AND m.idempotency_key = ${idempotencyKey}`,
-    );
-    return method ?? null;
+  findMethodByKey(userId: string, idempotencyKey: string) {
+    return this.findMethodWhere(sql`m.user_id = ${userId}::uuid AND m.idempotency_key = ${idempotencyKey}`);
   }
 
   /** Throws a unique violation when the user already has a card under this key. */
-  async insertMethod(method: NewPaymentMethod) {
-    const [created] = await queryRows<PaymentMethod>(
+  insertMethod(method: NewPaymentMethod) {
+    return queryOneRow<PaymentMethod>(
       this.pool,
       sql`
       WITH m AS (
@@ -90,8 +81,6 @@ export class PostgresPaymentStore implements PaymentStore {
         RETURNING *)
       SELECT ${METHOD_COLUMNS} FROM m`,
     );
-    if (!created) throw new Error('INSERT INTO payment_methods returned no row');
-    return created;
   }
 
   listMethods(userId: string) {
@@ -112,7 +101,7 @@ export class PostgresPaymentStore implements PaymentStore {
 
   /** Throws a unique violation when the order (or the charge key) already has a payment. */
   async insertPayment(payment: NewPayment) {
-    const [created] = await queryRows<PaymentRow>(
+    const created = await queryOneRow<PaymentRow>(
       this.pool,
       sql`
       WITH p AS (
@@ -124,8 +113,16 @@ export class PostgresPaymentStore implements PaymentStore {
         RETURNING *)
       SELECT ${PAYMENT_COLUMNS} FROM p`,
     );
-    if (!created) throw new Error('INSERT INTO payments returned no row');
     return toPayment(created);
+  }
+
+  /** The card a unique condition picks. */
+  private async findMethodWhere(condition: Sql) {
+    const [method] = await queryRows<PaymentMethod>(
+      this.pool,
+      sql`SELECT ${METHOD_COLUMNS} FROM payment_methods m WHERE ${condition}`,
+    );
+    return method ?? null;
   }
 
   /** The payment a unique condition picks. */

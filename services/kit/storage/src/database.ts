@@ -59,6 +59,16 @@ export async function queryRows<Row extends pg.QueryResultRow>(
   return result.rows;
 }
 
+/** The one row a statement must return, such as an INSERT ... RETURNING; none is an error naming the statement. */
+export async function queryOneRow<Row extends pg.QueryResultRow>(
+  runner: pg.Pool | pg.PoolClient,
+  statement: SqlStatement,
+): Promise<Row> {
+  const [row] = await queryRows<Row>(runner, statement);
+  if (!row) throw new Error(`no row from: ${statement.text.trim().replace(/\s+/g, ' ').slice(0, 80)}`);
+  return row;
+}
+
 /** Statement texts seen so far → their names; the hot paths use a handful of fixed texts. */
 const statementNames = new Map<string, string>();
 const MAX_REMEMBERED_NAMES = 1_000;
