@@ -152,7 +152,8 @@ interface Callers {
 
 /**
  * One scenario on both systems, one after the other so they share the moment:
- * capacity at 64 in flight, then an open loop at 80% of the platform's capacity on both.
+ * capacity at 64 in flight, then an open loop on both at 80% of the smaller of the two
+ * capacities: a rate both can serve, so that neither figure is a queue growing without end.
  */
 async function compare(
   scenario: string,
@@ -164,7 +165,8 @@ async function compare(
     const call = makeCall(caller);
     await measure(system, scenario, closed, () => closedLoop(call, IN_FLIGHT, times.stepMs), call);
   }
-  const rate = Math.max(1, Math.round(find(scenario, 'platform', closed).achievedRate * OPEN_LOOP_SHARE));
+  const capacity = Math.min(...both.map(({ system }) => find(scenario, system.name, closed).achievedRate));
+  const rate = Math.max(1, Math.round(capacity * OPEN_LOOP_SHARE));
   for (const { system, caller } of both) {
     const call = makeCall(caller);
     await measure(system, scenario, 'open 80%', () => openLoop(call, rate, times.stepMs), call);
@@ -294,7 +296,11 @@ async function main(): Promise<void> {
     `ordermesh bench${quick ? ' (quick)' : ''}: starting the platform (telemetry on) and the bare baseline`,
   );
   const mailSink = await startChild('mail-sink-process.ts', { SMTP_PORT: String(bench.SMTP_PORT) }, true);
-  if (mailSink.pid !== undefined) standInServers.set('smtp', [mailSink.pid]);
+  const bareMailSink = await startChild('mail-sink-process.ts', { SMTP_PORT: String(bench.BARE_SMTP_PORT) }, true);
+  standInServers.set(
+    'smtp',
+    [mailSink.pid, bareMailSink.pid].filter((pid) => pid !== undefined),
+  );
   const platform = await startPlatform();
   const systems: SystemUnderTest[] = [platform];
   // Once only: a child already gone by signal would never report its exit a second time.
@@ -319,19 +325,25 @@ async function main(): Promise<void> {
     const platformCaller = both.find((callers) => callers.system === platform)?.caller;
     await waitForBareServing(both[0]?.caller as RawCaller, small);
     const idle = idleMemory(systems);
-    let platformOrders = 0;
+    // Orders each system accepted, warm-ups included, to wait for their notifications and check they arrive.
+    const ordersPlaced = new Map<RawCaller, number>(both.map(({ caller }) => [caller, 0]));
     const mailsBefore = await drainNotifications(mailSink, 0);
+    const bareMailsBefore = await drainNotifications(bareMailSink, 0);
+    const platformOrders = () => ordersPlaced.get(platformCaller as RawCaller) ?? 0;
+    const bareOrders = () =>
+      [...ordersPlaced].reduce((sum, [caller, n]) => (caller === platformCaller ? sum : sum + n), 0);
     // Each order makes two mails: "order received" and "payment received".
-    settle = async () => void (await drainNotifications(mailSink, mailsBefore + 2 * platformOrders));
+    settle = async () => {
+      await drainNotifications(mailSink, mailsBefore + 2 * platformOrders());
+      await drainNotifications(bareMailSink, bareMailsBefore + 2 * bareOrders());
+    };
 
     await compare('GetProfile', both, (caller) => scenarios.getProfile(caller, buyers));
-    // Counts every order the platform accepted, warm-ups included, to check their notifications arrive.
     const placeOrder = (caller: RawCaller): Call => {
       const call = scenarios.placeOrder(caller, buyers);
-      if (caller !== platformCaller) return call;
       return () =>
         call().then((code) => {
-          if (code === 0) platformOrders += 1;
+          if (code === 0) ordersPlaced.set(caller, (ordersPlaced.get(caller) ?? 0) + 1);
           return code;
         });
     };
@@ -355,7 +367,7 @@ async function main(): Promise<void> {
       );
     }
 
-    const expectedMails = mailsBefore + 2 * platformOrders;
+    const expectedMails = mailsBefore + 2 * platformOrders();
     const mails = await drainNotifications(mailSink, expectedMails);
     for (const { caller } of both) caller.close();
 
@@ -384,6 +396,7 @@ async function main(): Promise<void> {
   } finally {
     await stopSystems();
     mailSink.kill('SIGTERM');
+    bareMailSink.kill('SIGTERM');
     await deleteBrokerObjects();
   }
 }

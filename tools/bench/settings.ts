@@ -5,6 +5,8 @@ import { join } from 'node:path';
 export const GRPC_BASE_PORT = 24050;
 export const JWKS_PORT = 24049;
 export const SMTP_PORT = 24048;
+/** The bare baseline's own SMTP sink, so that each system's mails are counted apart. */
+export const BARE_SMTP_PORT = 24074;
 export const BARE_PORTS = { user: 24071, order: 24072, payment: 24073 } as const;
 export const DATABASE_SUFFIX = '_bench';
 export const STATE_DIR = join(tmpdir(), 'ordermesh-bench');

@@ -180,7 +180,16 @@ export async function startBare(): Promise<SystemUnderTest> {
   const children: Array<[string, ChildProcess]> = [];
   children.push([
     'notification',
-    await startChild('bare/notification-consumer.ts', { ...common, QUEUE: bench.BARE_QUEUE }, true),
+    await startChild(
+      'bare/notification-consumer.ts',
+      {
+        ...common,
+        QUEUE: bench.BARE_QUEUE,
+        DATABASE_URL: databaseUrl(platformSettings, 'notification'),
+        SMTP_URL: `smtp://127.0.0.1:${bench.BARE_SMTP_PORT}`,
+      },
+      true,
+    ),
   ]);
   const servers: Array<[string, string, Record<string, string>]> = [
     ['payment', 'bare/payment-server.ts', { DATABASE_URL: databaseUrl(platformSettings, 'payment') }],
