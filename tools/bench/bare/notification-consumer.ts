@@ -119,7 +119,11 @@ await channel.consume(queue, (message) => {
   deliver(eventId, message.fields.routingKey, message.content).then(
     () => stopping || channel.ack(message),
     // Back to the queue: the bench's runs have no failures to retry, so this only keeps an event from being lost.
-    () => stopping || channel.nack(message, false, true),
+    (error: unknown) => {
+      if (stopping) return;
+      console.error(`bare consumer: ${message.fields.routingKey} ${eventId}: ${String(error)}`);
+      channel.nack(message, false, true);
+    },
   );
 });
 process.on('SIGTERM', () => {
