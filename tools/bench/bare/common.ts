@@ -41,6 +41,15 @@ export function jwtVerifier(publicKeyFile: string): (authorization: string | und
 }
 
 /**
+ * The outbox row of one event. The bare chain shares the platform's databases, so the row is
+ * written leased: the platform's relay skips leased rows, and would otherwise publish the bare
+ * chain's events to the platform's exchange (and its NotificationService would take the
+ * notification rows the bare consumer needs).
+ */
+export const INSERT_OUTBOX_EVENT = `INSERT INTO outbox_events (event_id, routing_key, message_type, payload, locked_until)
+  VALUES ($1, $2, $3, $4, now() + interval '1 hour')`;
+
+/**
  * The outbox relay's job for one event, inline: publish it with a publisher
  * confirm, then mark its row sent. Not awaited by the call that wrote it,
  * as the relay is not either.

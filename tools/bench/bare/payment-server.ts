@@ -13,7 +13,7 @@ import {
 } from '@ordermesh/proto/payment';
 import { connect } from 'amqplib';
 import pg from 'pg';
-import { failure, listen, newServer, relayEvent, required } from './common.ts';
+import { failure, INSERT_OUTBOX_EVENT, listen, newServer, relayEvent, required } from './common.ts';
 
 const db = new pg.Pool({ connectionString: required('DATABASE_URL'), max: 10 });
 const exchange = required('EXCHANGE');
@@ -64,10 +64,12 @@ async function charge(request: ChargeRequest): Promise<ChargeResponse> {
         request.idempotencyKey,
       ],
     );
-    await client.query(
-      'INSERT INTO outbox_events (event_id, routing_key, message_type, payload) VALUES ($1, $2, $3, $4)',
-      [event.eventId, event.routingKey, 'ordermesh.events.v1.PaymentSucceeded', event.payload],
-    );
+    await client.query(INSERT_OUTBOX_EVENT, [
+      event.eventId,
+      event.routingKey,
+      'ordermesh.events.v1.PaymentSucceeded',
+      event.payload,
+    ]);
     await client.query('COMMIT');
     payment = inserted.rows[0] as PaymentRow;
   } catch (error) {
