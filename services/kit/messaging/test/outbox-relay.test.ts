@@ -163,6 +163,23 @@ describe('OutboxRelay', () => {
     }
   });
 
+  it('waits a moment after a wake-up, so rows committed meanwhile share one batch', async () => {
+    const pub = publisher();
+    // No polling: only notify() wakes it.
+    const running = relay(pub, { pollMs: 60_000, gatherMs: 300 });
+    running.start();
+    // Its first look, at start, found nothing.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const first = await writeEvents(1);
+    running.notify();
+    const more = await writeEvents(3);
+    running.notify();
+
+    await eventually('every row sent', async () => (await unsent()) === 0);
+    expect(pub.batches).toEqual([[...first, ...more].map((row) => row.eventId)]);
+  });
+
   it('keeps rows unsent while the broker is unreachable, retries, and publishes each exactly once when it is back', async () => {
     const proxy = new TcpProxy(5672);
     await proxy.start();
