@@ -111,8 +111,8 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 100;
     this.pollMs = options.pollMs ?? 500;
-    // A few milliseconds on an event nobody waits for: at 100 orders/s a service's relay otherwise
-    // claimed and marked about one row per batch, two statements per event (docs/performance.md).
+    // A few milliseconds on an event nobody waits for: at about 100 orders/s a service's relay
+    // otherwise claimed and marked two or three rows per batch (docs/performance-history.md).
     this.gatherMs = options.gatherMs ?? 10;
     this.leaseSeconds = options.leaseSeconds ?? 30;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
