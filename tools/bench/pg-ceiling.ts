@@ -13,14 +13,16 @@
  *   payment:      startCharge (card read and payment insert), transition to SUCCEEDED with its outbox event
  *   relays:       claim and mark-sent, per batch: by default one relay loop per database, as each
  *                 service runs one, woken by each commit that wrote an event and batching what has
- *                 piled up meanwhile and in the 10 ms it waits after a wake-up (kit OutboxRelay.run); or, with relay 'per-event', the worst
- *                 case of one batch per event, run by the client in its script
+ *                 piled up meanwhile and in the 10 ms it waits after a wake-up (kit OutboxRelay.run);
+ *                 or, with relay 'per-event', the worst case of one batch per event, run by the
+ *                 client in its script
  *   notification: per event (order.placed, payment.succeeded): BEGIN, INSERT_SENT, COMMIT
  * Not sent: what the services cache (catalogue, recipients) and the relays' idle polling.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { outboxStatements } from '@ordermesh/messaging';
+import { OUTBOX_RELAY_DEFAULTS, outboxStatements } from '@ordermesh/messaging';
 import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
+import { sleep } from '@ordermesh/runtime';
 import { inTransaction, queryRows } from '@ordermesh/storage';
 import pg from 'pg';
 // The services' own statements, from their built stores: the ceiling sends exactly what they send.
@@ -82,8 +84,7 @@ const CEILING_KEY = { placed: 'ceiling.order.placed', succeeded: 'ceiling.paymen
 /** Each scratch user's card: the user's id with another variant digit. */
 const SCRATCH_CARD = (userId: string) => userId.replace('-8000-', '-9000-');
 
-/** kit OutboxRelay's defaults. */
-const RELAY = { leaseSeconds: 30, batchSize: 100, pollMs: 500, gatherMs: 10 };
+const RELAY = OUTBOX_RELAY_DEFAULTS;
 
 /** The bench's order: one mug (tools/bench/scenarios.ts placeOrder), priced from the catalogue the service caches. */
 const MUG = { sku: 'MUG-001', name: 'ordermesh mug', priceMinor: 1250, currency: 'EUR' };
@@ -242,7 +243,7 @@ class Relay {
       if (relayed < RELAY.batchSize) {
         await this.sleep();
         // Woken by a commit, it lets the commits that follow join the batch, as OutboxRelay does.
-        if (this.woken && !this.stopped) await new Promise((resolve) => setTimeout(resolve, RELAY.gatherMs));
+        if (this.woken && !this.stopped) await sleep(RELAY.gatherMs);
       }
     }
   }

@@ -79,6 +79,20 @@ export interface OutboxRelayOptions {
 }
 
 /**
+ * The relay's settings when a service gives none (the bench's PostgreSQL ceiling batches with the same).
+ * gatherMs: a few milliseconds on an event nobody waits for; at about 100 orders/s a service's relay
+ * otherwise claimed and marked two or three rows per batch (docs/performance-history.md).
+ */
+export const OUTBOX_RELAY_DEFAULTS = {
+  batchSize: 100,
+  pollMs: 500,
+  gatherMs: 10,
+  leaseSeconds: 30,
+  maxBackoffMs: 10_000,
+  retentionHours: 72,
+} as const satisfies Required<OutboxRelayOptions>;
+
+/**
  * Publishes the rows of the transactional outbox to RabbitMQ. A row is marked
  * sent only after the broker confirmed it; while the broker is down the relay
  * backs off and tries again, so events are delayed, never lost. Several
@@ -109,14 +123,13 @@ export class OutboxRelay {
     private readonly log: Logger,
     options: OutboxRelayOptions = {},
   ) {
-    this.batchSize = options.batchSize ?? 100;
-    this.pollMs = options.pollMs ?? 500;
-    // A few milliseconds on an event nobody waits for: at about 100 orders/s a service's relay
-    // otherwise claimed and marked two or three rows per batch (docs/performance-history.md).
-    this.gatherMs = options.gatherMs ?? 10;
-    this.leaseSeconds = options.leaseSeconds ?? 30;
-    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
-    this.retentionHours = options.retentionHours ?? 72;
+    const defaults = OUTBOX_RELAY_DEFAULTS;
+    this.batchSize = options.batchSize ?? defaults.batchSize;
+    this.pollMs = options.pollMs ?? defaults.pollMs;
+    this.gatherMs = options.gatherMs ?? defaults.gatherMs;
+    this.leaseSeconds = options.leaseSeconds ?? defaults.leaseSeconds;
+    this.maxBackoffMs = options.maxBackoffMs ?? defaults.maxBackoffMs;
+    this.retentionHours = options.retentionHours ?? defaults.retentionHours;
   }
 
   start(): void {
