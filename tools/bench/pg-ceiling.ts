@@ -16,17 +16,19 @@
  *                 piled up meanwhile and in the 10 ms it waits after a wake-up (kit OutboxRelay.run);
  *                 or, with relay 'per-event', the worst case of one batch per event, run by the
  *                 client in its script
- *   notification: per event (order.placed, payment.succeeded): BEGIN, INSERT_SENT, COMMIT
+ *   notification: per event (order.placed, payment.succeeded), the store's own deliverOnce with a
+ *                 send that returns at once: BEGIN, INSERT_SENT, COMMIT per batch of the events that
+ *                 came while its DELIVERY_BATCHES_IN_FLIGHT transactions were busy
  * Not sent: what the services cache (catalogue, recipients) and the relays' idle polling.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { OUTBOX_RELAY_DEFAULTS, outboxStatements } from '@ordermesh/messaging';
 import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
 import { sleep } from '@ordermesh/runtime';
-import { inTransaction, queryRows } from '@ordermesh/storage';
+import { queryRows } from '@ordermesh/storage';
 import pg from 'pg';
 // The services' own statements, from their built stores: the ceiling sends exactly what they send.
-import { notificationStatements } from '../../services/notification/dist/store.js';
+import { DELIVERY_BATCHES_IN_FLIGHT, PostgresNotificationStore } from '../../services/notification/dist/store.js';
 import { orderStatements } from '../../services/order/dist/store.js';
 import { paymentStatements } from '../../services/payment/dist/store.js';
 import { CpuMeter, pidsOfCommand } from './proc-stats.ts';
@@ -65,10 +67,14 @@ export interface CeilingResult {
 
 /**
  * The pool sizes of the services: kit connectDatabase's default of 10, NotificationService's
- * NOTIFICATION_PREFETCH (32) + 4. The same counts as the platform's compare like with like, and
+ * DELIVERY_BATCHES_IN_FLIGHT + 4. The same counts as the platform's compare like with like, and
  * a connection per client per database (3 × 64) would not fit PostgreSQL's max_connections of 100.
  */
-export const PLATFORM_CONNECTIONS: Record<CeilingDatabase, number> = { order: 10, payment: 10, notification: 36 };
+export const PLATFORM_CONNECTIONS: Record<CeilingDatabase, number> = {
+  order: 10,
+  payment: 10,
+  notification: DELIVERY_BATCHES_IN_FLIGHT + 4,
+};
 
 /** The bench's 16 buyers, as scratch users that exist nowhere else; every row written is theirs. */
 const SCRATCH_USERS = Array.from(
@@ -102,7 +108,12 @@ interface Outcome {
 }
 
 /** One PlaceOrder's statements, one after the other, as one pgbench client runs its script. */
-async function placeOrder(pools: Pools, relays: Relays, userId: string): Promise<void> {
+async function placeOrder(
+  pools: Pools,
+  relays: Relays,
+  notifications: PostgresNotificationStore,
+  userId: string,
+): Promise<void> {
   const orderId = randomUUID();
   const paymentId = randomUUID();
   const now = new Date();
@@ -170,7 +181,7 @@ async function placeOrder(pools: Pools, relays: Relays, userId: string): Promise
   await relays.order.afterOrder();
   await relays.payment.afterOrder();
   const recipient = `ceiling-${userId.slice(-2)}@bench.invalid`;
-  await deliver(pools.notification, [
+  await deliver(notifications, [
     placed.eventId,
     userId,
     'order.placed',
@@ -178,7 +189,7 @@ async function placeOrder(pools: Pools, relays: Relays, userId: string): Promise
     `Order ${orderId} received`,
     `Hi ceiling,\n\nThank you for your order ${orderId}: 1 item for €12.50.\n\nWe will write again once the payment has gone through.\n\nThe ordermesh team`,
   ]);
-  await deliver(pools.notification, [
+  await deliver(notifications, [
     succeeded.eventId,
     userId,
     'payment.succeeded',
@@ -276,35 +287,29 @@ class Relay {
 
 type Relays = Record<'order' | 'payment', Relay>;
 
-/** notification store.ts deliverOnce for a first delivery: one transaction on one connection. */
+/** A first delivery through NotificationService's store, whose send (SMTP's, not PostgreSQL's) returns at once. */
 async function deliver(
-  pool: pg.Pool,
+  notifications: PostgresNotificationStore,
   [eventId, userId, kind, recipient, subject, body]: [string, string, string, string, string, string],
 ): Promise<void> {
-  await inTransaction(pool, (connection) =>
-    queryRows(
-      connection,
-      notificationStatements.insertSent(randomUUID(), {
-        eventId,
-        userId,
-        kind,
-        channel: 'email',
-        recipient,
-        subject,
-        body,
-      }),
-    ),
-  );
+  const notification = { eventId, userId, kind, channel: 'email', recipient, subject, body };
+  if (!(await notifications.deliverOnce(notification, async () => {}))) {
+    throw new Error(`event ${eventId} was delivered before`);
+  }
 }
 
-async function closedLoop(pools: Pools, relays: Relays, clients: number, durationMs: number): Promise<Outcome> {
+async function closedLoop(
+  placeOne: (userId: string) => Promise<void>,
+  clients: number,
+  durationMs: number,
+): Promise<Outcome> {
   const outcome: Outcome = { orders: 0, errors: 0 };
   const endAt = performance.now() + durationMs;
   const client = async (index: number) => {
     const userId = SCRATCH_USERS[index % SCRATCH_USERS.length] as string;
     while (performance.now() < endAt) {
       try {
-        await placeOrder(pools, relays, userId);
+        await placeOne(userId);
         outcome.orders += 1;
       } catch {
         outcome.errors += 1;
@@ -368,13 +373,15 @@ export async function measurePgCeiling(options: CeilingOptions): Promise<Ceiling
   const pools: Pools = { order: pool('order'), payment: pool('payment'), notification: pool('notification') };
   const mode = options.relay ?? 'loop';
   const relays: Relays = { order: new Relay(pools.order, mode), payment: new Relay(pools.payment, mode) };
+  const notifications = new PostgresNotificationStore(pools.notification);
+  const placeOne = (userId: string) => placeOrder(pools, relays, notifications, userId);
   try {
     await removeScratchRows(pools);
     await addScratchCards(pools.payment);
     await openAll(pools, connections);
     relays.order.start();
     relays.payment.start();
-    await closedLoop(pools, relays, options.clients, options.warmupMs);
+    await closedLoop(placeOne, options.clients, options.warmupMs);
     const relayed = () => ({
       batches: relays.order.batches + relays.payment.batches,
       events: relays.order.events + relays.payment.events,
@@ -387,7 +394,7 @@ export async function measurePgCeiling(options: CeilingOptions): Promise<Ceiling
       ]),
     );
     const startedAt = performance.now();
-    const outcome = await closedLoop(pools, relays, options.clients, options.durationMs);
+    const outcome = await closedLoop(placeOne, options.clients, options.durationMs);
     const seconds = (performance.now() - startedAt) / 1000;
     const cores = cpu.read();
     const relayedAfter = relayed();

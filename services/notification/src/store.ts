@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PageCursor } from '@ordermesh/grpc';
 import { afterCursor, inTransaction, queryRows, raw, type Sql, sql } from '@ordermesh/storage';
 import type pg from 'pg';
+import { Batcher } from './batcher.js';
 import { type OutgoingMessage, SEND_DEADLINE_MS } from './channels.js';
 import type { Notification, NotificationStatus, Recipient } from './generated/prisma/client.js';
 
@@ -27,23 +28,43 @@ export interface NotificationStore {
   listNotifications(userId: string, limit: number, after?: PageCursor): Promise<Notification[]>;
 }
 
-/** A send holds its transaction open, so the connection must let it wait for the slowest send allowed. */
+/** A batch holds its transaction open across its sends, so the connection must let it wait for the slowest send allowed. */
 export const DELIVERY_TRANSACTION_IDLE_MS = SEND_DEADLINE_MS + 5_000;
+
+/**
+ * Delivery transactions open at once; each holds a connection. Deliveries that
+ * come while all are open share the next one, so its BEGIN, INSERT and COMMIT
+ * serve a whole batch: on this machine a round trip costs more CPU than the
+ * statement (docs/performance-history.md).
+ */
+export const DELIVERY_BATCHES_IN_FLIGHT = 4;
 
 const RETURNED = raw(`id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`);
 
+/** A notification to record, with the id its row gets. */
+export type NotificationRow = NewNotification & { id: string };
+
 /**
- * The statement every first delivery runs, as a value: the store sends it, and the bench's
- * PostgreSQL ceiling (tools/bench/pg-ceiling.ts) sends the very same one.
+ * The statement every batch of deliveries runs first, as a value: the store sends it, and the
+ * bench's PostgreSQL ceiling (tools/bench/pg-ceiling.ts) runs the store itself.
  */
 export const notificationStatements = {
-  /** The notification, already SENT, unless one of the same event exists; see deliverInTransaction. */
-  insertSent: (id: string, { eventId, userId, kind, channel, recipient, subject, body }: NewNotification): Sql =>
-    sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
-          VALUES (${id}::uuid, ${eventId}::uuid, ${userId}::uuid, ${kind}, ${channel}, ${recipient},
-                  ${subject}, ${body}, 'SENT', now())
+  /**
+   * The notifications, already SENT, but for those whose event has one already, in the given order
+   * (so two batches take their row locks in the same order); see deliverBatch.
+   */
+  insertSent: (rows: readonly NotificationRow[]): Sql => {
+    const column = (pick: (row: NotificationRow) => string) => rows.map(pick);
+    return sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
+          SELECT d.id, d.event_id, d.user_id, d.kind, d.channel, d.recipient, d.subject, d.body, 'SENT', now()
+            FROM unnest(${column((row) => row.id)}::uuid[], ${column((row) => row.eventId)}::uuid[],
+                        ${column((row) => row.userId)}::uuid[], ${column((row) => row.kind)}::text[],
+                        ${column((row) => row.channel)}::text[], ${column((row) => row.recipient)}::text[],
+                        ${column((row) => row.subject)}::text[], ${column((row) => row.body)}::text[])
+                 AS d(id, event_id, user_id, kind, channel, recipient, subject, body)
           ON CONFLICT (event_id) DO NOTHING
-          RETURNING ${RETURNED}`,
+          RETURNING ${RETURNED}`;
+  },
 };
 
 interface LockedNotification {
@@ -63,13 +84,38 @@ const messageOf = (row: LockedNotification): OutgoingMessage => ({
   text: row.body,
 });
 
+interface Delivery {
+  notification: NewNotification;
+  send: (message: OutgoingMessage) => Promise<void>;
+}
+
+/** A delivery's row in its batch: inserted by the batch, or found PENDING or SENT by an earlier delivery. */
+interface Sending {
+  row: LockedNotification;
+  was: 'inserted' | 'pending' | 'sent';
+}
+
+/** Deliveries per transaction at most; the consumer's prefetch (32 by default) bounds them first. */
+const MAX_BATCH_SIZE = 64;
+
 /**
  * Data access as everywhere (README, "Data access"): every statement is the
  * kit's `sql`, sent on the service's pool by `queryRows`; rows come back under
  * the field names of the Prisma schema's types.
  */
 export class PostgresNotificationStore implements NotificationStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly deliveries: Batcher<Delivery, boolean>;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    batchesInFlight = DELIVERY_BATCHES_IN_FLIGHT,
+  ) {
+    this.deliveries = new Batcher((batch) => this.deliverBatch(batch), {
+      concurrency: batchesInFlight,
+      maxSize: MAX_BATCH_SIZE,
+      keyOf: (delivery) => delivery.notification.eventId,
+    });
+  }
 
   async saveRecipient({ userId, email, displayName }: NewRecipient) {
     await queryRows(
@@ -96,42 +142,60 @@ export class PostgresNotificationStore implements NotificationStore {
    * and the commit, the event is redelivered and sent again: at least once is
    * the best any mail relay allows.
    */
-  async deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
-    // One transaction on one connection (kit database.ts).
-    return inTransaction(this.pool, (connection) => this.deliverInTransaction(connection, notification, send));
+  deliverOnce(notification: NewNotification, send: (message: OutgoingMessage) => Promise<void>) {
+    return this.deliveries.submit({ notification, send });
   }
 
-  private async deliverInTransaction(
-    connection: pg.PoolClient,
-    notification: NewNotification,
-    send: (message: OutgoingMessage) => Promise<void>,
-  ): Promise<boolean> {
-    // The first delivery inserts the row already SENT and holds it locked until it commits, which it
-    // does only after the send succeeded (a failed send rolls the row back): one round trip, no UPDATE.
-    // sent_at is now(), the transaction's start, as an UPDATE in this transaction would have set it.
-    const { eventId } = notification;
-    const [first] = await queryRows<LockedNotification>(
-      connection,
-      notificationStatements.insertSent(randomUUID(), notification),
-    );
-    if (first) {
-      await send(messageOf(first));
-      return true;
-    }
-    // A repeat delivery waits here for the row lock of any delivery still in progress.
-    const [row] = await queryRows<LockedNotification>(
-      connection,
-      sql`SELECT ${RETURNED} FROM notifications WHERE event_id = ${eventId}::uuid FOR UPDATE`,
-    );
-    if (!row) throw new Error(`notification of event ${eventId} vanished`);
-    if (row.status === 'SENT') return false;
-    // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
-    await send(messageOf(row));
-    await queryRows(
-      connection,
-      sql`UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = ${row.id}::uuid`,
-    );
-    return true;
+  /**
+   * One transaction for the batch (kit database.ts), on one connection. A first delivery inserts its
+   * row already SENT and holds it locked until the commit, which comes after every send of the batch
+   * has ended; a failed send deletes its row before the commit, as a rollback would, so the next
+   * delivery of that event sends. One round trip for the whole batch, no UPDATE. sent_at is now(),
+   * the transaction's start. The Batcher puts no event twice in one batch.
+   */
+  private deliverBatch(batch: Delivery[]): Promise<PromiseSettledResult<boolean>[]> {
+    return inTransaction(this.pool, async (connection) => {
+      const rows = batch.map(({ notification }) => ({ id: randomUUID(), ...notification }));
+      // In event id order, so two batches that share an event take their locks in the same order.
+      rows.sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
+      const first = await queryRows<LockedNotification>(connection, notificationStatements.insertSent(rows));
+      const rowOf = new Map(first.map((row) => [row.eventId, { row, was: 'inserted' } as Sending]));
+      const repeated = batch.map(({ notification }) => notification.eventId).filter((id) => !rowOf.has(id));
+      if (repeated.length > 0) {
+        // A repeat delivery waits here for the row locks of any delivery still in progress.
+        const found = await queryRows<LockedNotification>(
+          connection,
+          sql`SELECT ${RETURNED} FROM notifications WHERE event_id = ANY(${repeated}::uuid[]) ORDER BY event_id FOR UPDATE`,
+        );
+        // Every row this code commits is SENT; a PENDING one (written by other means) has not gone out.
+        for (const row of found) rowOf.set(row.eventId, { row, was: row.status === 'SENT' ? 'sent' : 'pending' });
+      }
+      const outcomes = await Promise.allSettled(
+        batch.map(async ({ notification, send }) => {
+          const sending = rowOf.get(notification.eventId);
+          if (!sending) throw new Error(`notification of event ${notification.eventId} vanished`);
+          if (sending.was === 'sent') return false;
+          await send(messageOf(sending.row));
+          return true;
+        }),
+      );
+      const idsWhere = (wanted: (sending: Sending, sent: boolean) => boolean) =>
+        batch.flatMap(({ notification }, index) => {
+          const sending = rowOf.get(notification.eventId);
+          return sending && wanted(sending, outcomes[index]?.status === 'fulfilled') ? [sending.row.id] : [];
+        });
+      const unsent = idsWhere((sending, sent) => sending.was === 'inserted' && !sent);
+      if (unsent.length > 0)
+        await queryRows(connection, sql`DELETE FROM notifications WHERE id = ANY(${unsent}::uuid[])`);
+      const nowSent = idsWhere((sending, sent) => sending.was === 'pending' && sent);
+      if (nowSent.length > 0) {
+        await queryRows(
+          connection,
+          sql`UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = ANY(${nowSent}::uuid[])`,
+        );
+      }
+      return outcomes;
+    });
   }
 
   listNotifications(userId: string, limit: number, after?: PageCursor) {

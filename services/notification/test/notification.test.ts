@@ -307,4 +307,54 @@ describe('PostgresNotificationStore.deliverOnce', () => {
       sentAt: expect.any(Date),
     });
   });
+
+  it('delivers what comes while its transactions are busy together, in one transaction', async () => {
+    const store = new PostgresNotificationStore(connections.pool, 1);
+    const notifications = ['one', 'two', 'three'].map((name) => newNotification(`${name}@batch.example.test`));
+    const sent: string[] = [];
+    const send = async (message: { to: string }) => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      sent.push(message.to);
+    };
+
+    const outcomes = await Promise.all(notifications.map((notification) => store.deliverOnce(notification, send)));
+
+    expect(outcomes).toEqual([true, true, true]);
+    expect(sent.sort()).toEqual(['one@batch.example.test', 'three@batch.example.test', 'two@batch.example.test']);
+    const rows = await db.notification.findMany({
+      where: { eventId: { in: notifications.map((notification) => notification.eventId) } },
+    });
+    const sentAt = (recipient: string) => rows.find((row) => row.recipient === recipient)?.sentAt?.getTime();
+    // sent_at is the transaction's start: the first ran alone, the other two shared the next one.
+    expect(sentAt('two@batch.example.test')).toBe(sentAt('three@batch.example.test'));
+    expect(sentAt('one@batch.example.test')).toBeLessThan(sentAt('two@batch.example.test') as number);
+    expect(rows.map((row) => row.status)).toEqual(['SENT', 'SENT', 'SENT']);
+  });
+
+  it('records the sends of a batch that went out, and not the one that failed', async () => {
+    const store = new PostgresNotificationStore(connections.pool, 1);
+    const [first, good, refused] = ['first', 'good', 'refused'].map((name) =>
+      newNotification(`${name}@partial.example.test`),
+    ) as [ReturnType<typeof newNotification>, ReturnType<typeof newNotification>, ReturnType<typeof newNotification>];
+    const send = async (message: { to: string }) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (message.to.startsWith('refused')) throw new Error('mailbox unavailable');
+    };
+
+    const outcomes = await Promise.allSettled([first, good, refused].map((n) => store.deliverOnce(n, send)));
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    const recorded = async (notification: { eventId: string }) =>
+      (await db.notification.findUnique({ where: { eventId: notification.eventId } }))?.status ?? 'none';
+    expect([await recorded(first), await recorded(good), await recorded(refused)]).toEqual(['SENT', 'SENT', 'none']);
+    // Its next delivery sends it; a repeat of one that went out does not.
+    const resent: string[] = [];
+    const [again, repeat] = await Promise.all([
+      store.deliverOnce(refused, async (message) => void resent.push(message.to)),
+      store.deliverOnce(good, async (message) => void resent.push(message.to)),
+    ]);
+    expect([again, repeat]).toEqual([true, false]);
+    expect(resent).toEqual(['refused@partial.example.test']);
+    expect(await recorded(refused)).toBe('SENT');
+  });
 });
