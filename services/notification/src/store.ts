@@ -34,8 +34,8 @@ export const DELIVERY_TRANSACTION_IDLE_MS = SEND_DEADLINE_MS + 5_000;
 /**
  * Delivery transactions open at once; each holds a connection. Deliveries that
  * come while all are open share the next one, so its BEGIN, INSERT and COMMIT
- * serve a whole batch: on this machine a round trip costs more CPU than the
- * statement (docs/performance-history.md).
+ * serve a whole batch: at 64 orders in flight, 0.9 round trips per order
+ * instead of 4.5 (docs/performance-history.md).
  */
 export const DELIVERY_BATCHES_IN_FLIGHT = 4;
 
