@@ -33,50 +33,28 @@ export function isUnreachable(error: unknown): boolean {
 }
 
 /**
- * True for a database unique-constraint violation, the signal that a
- * concurrent duplicate won: Prisma's P2002 from a model query, PostgreSQL's
- * SQLSTATE 23505 from a statement sent by pg.
+ * True for a database unique-constraint violation (SQLSTATE 23505), the
+ * signal that a concurrent duplicate won.
  */
 export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'P2002' || code === '23505';
+  return (error as { code?: unknown } | null)?.code === '23505';
 }
 
-/** Prisma's codes for a database that could not be reached, dropped the connection or ran out of connections. */
-const TRANSIENT_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037']);
-/** What the pg driver adapter reports for the same, by kind. */
-const TRANSIENT_ADAPTER_KINDS = new Set([
-  'DatabaseNotReachable',
-  'ConnectionClosed',
-  'SocketTimeout',
-  'TooManyConnections',
-]);
 /** SQLSTATEs of a server going away: admin or crash shutdown, not accepting connections, too many connections. */
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE']);
 
-interface DatabaseErrorShape {
-  code?: unknown;
-  message?: unknown;
-  meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } };
-}
-
 /**
- * True when a data-layer error says the database connection failed, not the
- * query: a terminated backend (57P01), a dropped socket, an exhausted pool.
- * Such a call is answered UNAVAILABLE so that the mesh retries it (every
- * retried method is idempotent) instead of the caller seeing INTERNAL.
+ * True when an error from pg says the database connection failed, not the
+ * query: a terminated backend (57P01), a connection exception (class 08), a
+ * dropped socket. Such a call is answered UNAVAILABLE so that the mesh
+ * retries it (every retried method is idempotent) instead of the caller
+ * seeing INTERNAL. The services send every statement through pg (kit
+ * storage), so pg's error shapes are the only ones to recognize.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
-  const shape = (error ?? {}) as DatabaseErrorShape;
-  const code = typeof shape.code === 'string' ? shape.code : '';
-  const cause = shape.meta?.driverAdapterError?.cause;
-  const causeCode = typeof cause?.code === 'string' ? cause.code : '';
-  return (
-    TRANSIENT_PRISMA_CODES.has(code) ||
-    TRANSIENT_ADAPTER_KINDS.has(String(cause?.kind)) ||
-    [code, causeCode].some((sqlstate) => TRANSIENT_SQLSTATES.has(sqlstate) || /^08[0-9A-Z]{3}$/.test(sqlstate)) ||
-    TRANSIENT_SOCKET_CODES.has(code) ||
-    shape.message === 'Connection terminated unexpectedly'
-  );
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code)) return true;
+  return message === 'Connection terminated unexpectedly';
 }
