@@ -39,7 +39,7 @@ export type CallerAuthorizer<Method extends string> = (method: Method, metadata:
  * semantic conventions; Prometheus: rpc_server_call_duration_seconds_*).
  * The gRPC instrumentation makes the spans but no metrics, so they are taken here.
  */
-const callDuration = serviceMeter().createHistogram('rpc.server.call.duration', {
+const callDuration = serviceMeter('@ordermesh/grpc').createHistogram('rpc.server.call.duration', {
   description: 'Duration of unary gRPC calls handled by this server',
   unit: 's',
 });

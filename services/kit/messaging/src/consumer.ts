@@ -10,7 +10,7 @@ import {
 } from 'amqplib';
 import { assertEventExchange, EVENTS_EXCHANGE, withTimeout } from './publisher.js';
 
-const meter = serviceMeter();
+const meter = serviceMeter('@ordermesh/messaging');
 const consumedMessages = meter.createCounter('messaging.client.consumed.messages', {
   description: 'Events delivered to this consumer',
   unit: '{message}',

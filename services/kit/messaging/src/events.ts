@@ -33,7 +33,7 @@ export interface OutboxRecord {
   headers: Record<string, string>;
 }
 
-const tracer = trace.getTracer('@ordermesh/kit');
+const tracer = trace.getTracer('@ordermesh/messaging');
 
 /**
  * Builds the outbox row of an event. Its headers carry the W3C trace context

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { OutboxRecord } from './events.js';
 import { EventPublisher, type OutgoingEvent } from './publisher.js';
 
-const meter = serviceMeter();
+const meter = serviceMeter('@ordermesh/messaging');
 const pendingEvents = meter.createObservableGauge('ordermesh.outbox.events.pending', {
   description: 'Outbox events not yet confirmed by the broker',
   unit: '{event}',

@@ -3,7 +3,7 @@ import type { Logger } from '@ordermesh/runtime';
 import { errorType, secondsSince, serviceMeter } from '@ordermesh/runtime';
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 
-const meter = serviceMeter();
+const meter = serviceMeter('@ordermesh/messaging');
 /** Confirmed (no error.type) and failed (error.type set) publishes, per event (semantic conventions name). */
 const sentMessages = meter.createCounter('messaging.client.sent.messages', {
   description: 'Events sent to the broker, by outcome of the publisher confirm',

@@ -1,12 +1,13 @@
 import { type Meter, metrics } from '@opentelemetry/api';
 
 /**
- * The meter of the kit's own instruments. Without the telemetry entry point
+ * The meter of one package's instruments, named after the package (the
+ * instrumentation scope). Without the telemetry entry point
  * (unit tests, OTEL_SDK_DISABLED=true) it is the API's no-op meter, so
  * recording costs nothing. The SDK starts in the --import entry, before any
  * service module is loaded, so the real provider is in place by now.
  */
-export function serviceMeter(name = '@ordermesh/kit'): Meter {
+export function serviceMeter(name: string): Meter {
   return metrics.getMeter(name);
 }
 

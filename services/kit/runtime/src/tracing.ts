@@ -3,7 +3,7 @@ import { errorType } from './metrics.js';
 
 export { SpanKind };
 
-const tracer = trace.getTracer('@ordermesh/kit');
+const tracer = trace.getTracer('@ordermesh/runtime');
 
 /**
  * Runs `work` inside a new active span, ending it when the work settles; a

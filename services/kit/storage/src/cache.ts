@@ -2,7 +2,7 @@ import type { Logger } from '@ordermesh/runtime';
 import { serviceMeter } from '@ordermesh/runtime';
 import { Redis } from 'ioredis';
 
-const cacheOperations = serviceMeter().createCounter('ordermesh.cache.operations', {
+const cacheOperations = serviceMeter('@ordermesh/storage').createCounter('ordermesh.cache.operations', {
   description: 'Cache commands by operation (get, set, invalidate) and result (hit, miss, ok, error)',
   unit: '{operation}',
 });
