@@ -54,7 +54,8 @@ const TRANSIENT_SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
-  if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code)) return true;
-  return message === 'Connection terminated unexpectedly';
+  const transientCode =
+    typeof code === 'string' &&
+    (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || TRANSIENT_SOCKET_CODES.has(code));
+  return transientCode || message === 'Connection terminated unexpectedly';
 }
