@@ -16,6 +16,8 @@ describe('isTransientDatabaseError', () => {
     ['a reset socket', { code: 'ECONNRESET' }],
     ['a refused connection', { code: 'ECONNREFUSED' }],
     ['pg losing its connection', { message: 'Connection terminated unexpectedly' }],
+    ['no free connection in time', new Error('timeout exceeded when trying to connect')],
+    ['no new connection in time', new Error('Connection terminated due to connection timeout')],
   ])('is true for %s', (_, error) => {
     expect(isTransientDatabaseError(error)).toBe(true);
   });

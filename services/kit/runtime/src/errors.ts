@@ -43,11 +43,17 @@ export function isUniqueViolation(error: unknown): boolean {
 /** SQLSTATEs of a server going away: admin or crash shutdown, not accepting connections, too many connections. */
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE']);
+/** pg's errors without a code: a dropped connection, no free connection in time, no new one in time. */
+const TRANSIENT_MESSAGES = new Set([
+  'Connection terminated unexpectedly',
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+]);
 
 /**
  * True when an error from pg says the database connection failed, not the
  * query: a terminated backend (57P01), a connection exception (class 08), a
- * dropped socket. Such a call is answered UNAVAILABLE so that the mesh
+ * dropped socket, no connection within the pool's wait. Such a call is answered UNAVAILABLE so that the mesh
  * retries it (every retried method is idempotent) instead of the caller
  * seeing INTERNAL. The services send every statement through pg (kit
  * storage), so pg's error shapes are the only ones to recognize.
@@ -57,5 +63,5 @@ export function isTransientDatabaseError(error: unknown): boolean {
   const transientCode =
     typeof code === 'string' &&
     (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || TRANSIENT_SOCKET_CODES.has(code));
-  return transientCode || message === 'Connection terminated unexpectedly';
+  return transientCode || (typeof message === 'string' && TRANSIENT_MESSAGES.has(message));
 }

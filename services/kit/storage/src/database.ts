@@ -19,9 +19,18 @@ export interface SqlStatement {
 export interface DatabaseOptions {
   /** Connections in the pool. */
   max?: number;
+  /** How long a statement waits for a free connection (or a new one to open) before it fails; see below. */
+  connectionWaitMs?: number;
   /** The server ends a transaction left idle this long, so a stuck caller cannot hold its locks for good. */
   maxTransactionIdleMs?: number;
 }
+
+/**
+ * A bound on piling up, not a latency budget: past the per-try timeouts of the payment, order and
+ * notification routes (1 to 3 s, mesh/), so it fails only calls whose callers gave up already;
+ * within UserService's (9 s), so its callers are answered before the mesh gives up on them.
+ */
+export const DEFAULT_CONNECTION_WAIT_MS = 5_000;
 
 /**
  * A service's database: one pg pool, which every statement uses (through
@@ -33,6 +42,10 @@ export function connectDatabase(url: string, options: DatabaseOptions = {}): pg.
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
+    // pg's default is to wait for ever: with the database stalled, calls would pile up long after their
+    // callers gave up. The failure is transient (isTransientDatabaseError), so the call is answered
+    // UNAVAILABLE and the mesh may retry it on another replica.
+    connectionTimeoutMillis: options.connectionWaitMs ?? DEFAULT_CONNECTION_WAIT_MS,
     ...(options.maxTransactionIdleMs && { idle_in_transaction_session_timeout: options.maxTransactionIdleMs }),
   });
   // A pooled connection that fails while idle is dropped and replaced on the next query; without a
