@@ -2,9 +2,10 @@
  * A pgbench-like ceiling for PlaceOrder: what PostgreSQL alone achieves when
  * closed-loop clients send, per order, the statements the platform sends for
  * one PlaceOrder, as named prepared statements (pgbench -M prepared), with no
- * service in between. The statements are the services' own (their stores'
- * exported builders, sent by kit queryRows), not copies. Runs on the _bench databases, so the tables (the million
- * seeded orders among them) are the ones the platform writes to, and removes
+ * service in between. The statements are the services' own, not copies: the order and payment
+ * stores' exported builders sent by kit queryRows, and NotificationService's store itself. Runs on
+ * the _bench databases, so the tables (the million seeded orders among them) are the ones the
+ * platform writes to, and removes
  * every row it wrote when it is done.
  *
  * Per order, as services/{order,payment,notification}/src/store.ts and
@@ -27,8 +28,8 @@ import { OrderPlaced, PaymentSucceeded } from '@ordermesh/proto/events';
 import { sleep } from '@ordermesh/runtime';
 import { queryRows } from '@ordermesh/storage';
 import pg from 'pg';
-// The services' own statements, from their built stores: the ceiling sends exactly what they send.
-import { DELIVERY_BATCHES_IN_FLIGHT, PostgresNotificationStore } from '../../services/notification/dist/store.js';
+// The services' own statements and store, built: the ceiling sends exactly what they send.
+import { NOTIFICATION_POOL_SIZE, PostgresNotificationStore } from '../../services/notification/dist/store.js';
 import { orderStatements } from '../../services/order/dist/store.js';
 import { paymentStatements } from '../../services/payment/dist/store.js';
 import { CpuMeter, pidsOfCommand } from './proc-stats.ts';
@@ -67,13 +68,13 @@ export interface CeilingResult {
 
 /**
  * The pool sizes of the services: kit connectDatabase's default of 10, NotificationService's
- * DELIVERY_BATCHES_IN_FLIGHT + 4. The same counts as the platform's compare like with like, and
+ * NOTIFICATION_POOL_SIZE (8). The same counts as the platform's compare like with like, and
  * a connection per client per database (3 × 64) would not fit PostgreSQL's max_connections of 100.
  */
 export const PLATFORM_CONNECTIONS: Record<CeilingDatabase, number> = {
   order: 10,
   payment: 10,
-  notification: DELIVERY_BATCHES_IN_FLIGHT + 4,
+  notification: NOTIFICATION_POOL_SIZE,
 };
 
 /** The bench's 16 buyers, as scratch users that exist nowhere else; every row written is theirs. */

@@ -9,15 +9,13 @@ import { observedChannel } from './delivery-telemetry.js';
 import { notificationService } from './handlers.js';
 import { NOTIFIED_EVENTS, readEvent } from './incoming-events.js';
 import { Notifications } from './notifications.js';
-import { DELIVERY_BATCHES_IN_FLIGHT, DELIVERY_TRANSACTION_IDLE_MS, PostgresNotificationStore } from './store.js';
+import { DELIVERY_TRANSACTION_IDLE_MS, NOTIFICATION_POOL_SIZE, PostgresNotificationStore } from './store.js';
 
 /** Wires NotificationService and starts it. Returns the bound port and the ordered shutdown steps. */
 export async function startNotificationService(config: NotificationConfig) {
   const log = createLogger('notification', config.LOG_LEVEL);
-  // Each batch of deliveries holds a connection for its whole transaction; a few more serve the
-  // recipients and the RPCs.
   const pool = connectDatabase(config.DATABASE_URL, {
-    max: DELIVERY_BATCHES_IN_FLIGHT + 4,
+    max: NOTIFICATION_POOL_SIZE,
     maxTransactionIdleMs: DELIVERY_TRANSACTION_IDLE_MS,
   });
   const channel: NotificationChannel = observedChannel(

@@ -39,33 +39,30 @@ export const DELIVERY_TRANSACTION_IDLE_MS = SEND_DEADLINE_MS + 5_000;
  */
 export const DELIVERY_BATCHES_IN_FLIGHT = 4;
 
+/** NotificationService's pool: a connection per delivery batch, and a few for the recipients and the RPCs. */
+export const NOTIFICATION_POOL_SIZE = DELIVERY_BATCHES_IN_FLIGHT + 4;
+
 const RETURNED = raw(`id::text AS id, event_id::text AS "eventId", status::text AS status, recipient, subject, body`);
 
 /** A notification to record, with the id its row gets. */
-export type NotificationRow = NewNotification & { id: string };
+type NotificationRow = NewNotification & { id: string };
 
 /**
- * The statement every batch of deliveries runs first, as a value: the store sends it, and the
- * bench's PostgreSQL ceiling (tools/bench/pg-ceiling.ts) runs the store itself.
+ * The notifications, already SENT, but for those whose event has one already, in the given order
+ * (so two batches take their row locks in the same order); see deliverBatch.
  */
-export const notificationStatements = {
-  /**
-   * The notifications, already SENT, but for those whose event has one already, in the given order
-   * (so two batches take their row locks in the same order); see deliverBatch.
-   */
-  insertSent: (rows: readonly NotificationRow[]): Sql => {
-    const column = (pick: (row: NotificationRow) => string) => rows.map(pick);
-    return sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
-          SELECT d.id, d.event_id, d.user_id, d.kind, d.channel, d.recipient, d.subject, d.body, 'SENT', now()
-            FROM unnest(${column((row) => row.id)}::uuid[], ${column((row) => row.eventId)}::uuid[],
-                        ${column((row) => row.userId)}::uuid[], ${column((row) => row.kind)}::text[],
-                        ${column((row) => row.channel)}::text[], ${column((row) => row.recipient)}::text[],
-                        ${column((row) => row.subject)}::text[], ${column((row) => row.body)}::text[])
-                 AS d(id, event_id, user_id, kind, channel, recipient, subject, body)
-          ON CONFLICT (event_id) DO NOTHING
-          RETURNING ${RETURNED}`;
-  },
-};
+function insertSent(rows: readonly NotificationRow[]): Sql {
+  const column = (pick: (row: NotificationRow) => string) => rows.map(pick);
+  return sql`INSERT INTO notifications (id, event_id, user_id, kind, channel, recipient, subject, body, status, sent_at)
+        SELECT d.id, d.event_id, d.user_id, d.kind, d.channel, d.recipient, d.subject, d.body, 'SENT', now()
+          FROM unnest(${column((row) => row.id)}::uuid[], ${column((row) => row.eventId)}::uuid[],
+                      ${column((row) => row.userId)}::uuid[], ${column((row) => row.kind)}::text[],
+                      ${column((row) => row.channel)}::text[], ${column((row) => row.recipient)}::text[],
+                      ${column((row) => row.subject)}::text[], ${column((row) => row.body)}::text[])
+               AS d(id, event_id, user_id, kind, channel, recipient, subject, body)
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING ${RETURNED}`;
+}
 
 interface LockedNotification {
   id: string;
@@ -150,7 +147,7 @@ export class PostgresNotificationStore implements NotificationStore {
    * One transaction for the batch (kit database.ts), on one connection. A first delivery inserts its
    * row already SENT and holds it locked until the commit, which comes after every send of the batch
    * has ended; a failed send deletes its row before the commit, as a rollback would, so the next
-   * delivery of that event sends. One round trip for the whole batch, no UPDATE. sent_at is now(),
+   * delivery of that event sends. One INSERT for the whole batch, no UPDATE. sent_at is now(),
    * the transaction's start. The Batcher puts no event twice in one batch.
    */
   private deliverBatch(batch: Delivery[]): Promise<PromiseSettledResult<boolean>[]> {
@@ -158,8 +155,8 @@ export class PostgresNotificationStore implements NotificationStore {
       const rows = batch.map(({ notification }) => ({ id: randomUUID(), ...notification }));
       // In event id order, so two batches that share an event take their locks in the same order.
       rows.sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
-      const first = await queryRows<LockedNotification>(connection, notificationStatements.insertSent(rows));
-      const rowOf = new Map(first.map((row) => [row.eventId, { row, was: 'inserted' } as Sending]));
+      const first = await queryRows<LockedNotification>(connection, insertSent(rows));
+      const rowOf = new Map<string, Sending>(first.map((row) => [row.eventId, { row, was: 'inserted' }]));
       const repeated = batch.map(({ notification }) => notification.eventId).filter((id) => !rowOf.has(id));
       if (repeated.length > 0) {
         // A repeat delivery waits here for the row locks of any delivery still in progress.
@@ -179,15 +176,17 @@ export class PostgresNotificationStore implements NotificationStore {
           return true;
         }),
       );
-      const idsWhere = (wanted: (sending: Sending, sent: boolean) => boolean) =>
-        batch.flatMap(({ notification }, index) => {
-          const sending = rowOf.get(notification.eventId);
-          return sending && wanted(sending, outcomes[index]?.status === 'fulfilled') ? [sending.row.id] : [];
-        });
-      const unsent = idsWhere((sending, sent) => sending.was === 'inserted' && !sent);
+      // A first send that failed loses its row, as a rollback would; a PENDING row that went out becomes SENT.
+      const unsent: string[] = [];
+      const nowSent: string[] = [];
+      batch.forEach(({ notification }, index) => {
+        const sending = rowOf.get(notification.eventId);
+        const sent = outcomes[index]?.status === 'fulfilled';
+        if (sending?.was === 'inserted' && !sent) unsent.push(sending.row.id);
+        if (sending?.was === 'pending' && sent) nowSent.push(sending.row.id);
+      });
       if (unsent.length > 0)
         await queryRows(connection, sql`DELETE FROM notifications WHERE id = ANY(${unsent}::uuid[])`);
-      const nowSent = idsWhere((sending, sent) => sending.was === 'pending' && sent);
       if (nowSent.length > 0) {
         await queryRows(
           connection,
