@@ -1,6 +1,7 @@
 import { withTimeout } from '@ordermesh/messaging';
 import type { Logger } from '@ordermesh/runtime';
 import { createTransport } from 'nodemailer';
+import { composePlainTextMail, parseSender, type Sender } from './plain-text-mail.js';
 
 export interface OutgoingMessage {
   /** The same on every attempt to send this notification (its event's id), so a receiver can drop a repeat. */
@@ -33,17 +34,24 @@ export class SmtpChannel implements NotificationChannel {
   readonly name = 'email';
   private readonly transport;
   private readonly messageIdDomain: string;
+  /** Undefined when MAIL_FROM is more than a simple address: then nodemailer composes every message. */
+  private readonly sender: Sender | undefined;
 
   constructor(url: string, from: string, maxConnections: number) {
     this.transport = createTransport({ url, pool: true, maxConnections, ...SMTP_TIMEOUTS_MS }, { from });
     this.messageIdDomain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'ordermesh.local';
+    this.sender = parseSender(from);
   }
 
   async send(message: OutgoingMessage): Promise<void> {
     const { id, ...mail } = message;
     // A Message-ID of our own, rather than a random one per attempt: a message sent again after a crash
     // carries the same ID, which mail systems use to drop duplicates.
-    const sending = this.transport.sendMail({ ...mail, messageId: `<${id}@${this.messageIdDomain}>` });
+    const messageId = `<${id}@${this.messageIdDomain}>`;
+    const raw = this.sender && composePlainTextMail(this.sender, { ...mail, messageId, date: new Date() });
+    const sending = raw
+      ? this.transport.sendMail({ raw, envelope: { from: this.sender?.address, to: mail.to } })
+      : this.transport.sendMail({ ...mail, messageId });
     // The stage timeouts each restart on activity; this bounds the whole exchange.
     await withTimeout(sending, SEND_DEADLINE_MS, 'SMTP send did not finish in time');
   }
