@@ -91,14 +91,15 @@ const url = `smtp://127.0.0.1:${bench.SMTP_PORT}`;
 const channel = new SmtpChannel(url, FROM, IN_FLIGHT);
 const rawTransport = createTransport({ url, pool: true, maxConnections: IN_FLIGHT }, { from: FROM });
 const prebuilt = orderMail(0);
+const messageId = `<${prebuilt.id}@ordermesh.local>`;
 const rawMessage = Buffer.from(
-  `From: ${FROM}\r\nTo: ${prebuilt.to}\r\nSubject: ${prebuilt.subject}\r\nMessage-ID: <${prebuilt.id}@ordermesh.local>\r\n` +
+  `From: ${FROM}\r\nTo: ${prebuilt.to}\r\nSubject: ${prebuilt.subject}\r\nMessage-ID: ${messageId}\r\n` +
     `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${prebuilt.text.replaceAll('\n', '\r\n')}\r\n`,
 );
 const envelope = { from: 'no-reply@ordermesh.local', to: prebuilt.to };
 const systems = {
   'SmtpChannel (as shipped)': (i: number) => channel.send(orderMail(i)),
-  'nodemailer, prebuilt raw message': () => rawTransport.sendMail({ raw: rawMessage, envelope }),
+  'nodemailer, prebuilt raw message': () => rawTransport.sendMail({ raw: rawMessage, envelope, messageId }),
 };
 
 try {

@@ -49,8 +49,9 @@ export class SmtpChannel implements NotificationChannel {
     // carries the same ID, which mail systems use to drop duplicates.
     const messageId = `<${id}@${this.messageIdDomain}>`;
     const raw = this.sender && composePlainTextMail(this.sender, { ...mail, messageId, date: new Date() });
+    // With a prebuilt message the Message-ID goes along too, or nodemailer would generate one it never sends.
     const sending = raw
-      ? this.transport.sendMail({ raw, envelope: { from: this.sender?.address, to: mail.to } })
+      ? this.transport.sendMail({ raw, messageId, envelope: { from: this.sender?.address, to: mail.to } })
       : this.transport.sendMail({ ...mail, messageId });
     // The stage timeouts each restart on activity; this bounds the whole exchange.
     await withTimeout(sending, SEND_DEADLINE_MS, 'SMTP send did not finish in time');
