@@ -4,7 +4,7 @@ import { encode as encodeQuotedPrintable, wrap as wrapQuotedPrintable } from 'no
 
 /** An address a header and the SMTP envelope can carry as it is: ASCII, one @, nothing to quote or encode. */
 const SIMPLE_ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$/;
-/** RFC 5322's limit for a header line, which nodemailer keeps too. */
+/** Where nodemailer folds headers and wraps the body too; RFC 5322 asks for lines of at most 78. */
 const LINE_LENGTH = 76;
 
 export interface Sender {
