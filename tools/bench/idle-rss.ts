@@ -18,9 +18,7 @@ const IDLE_GOAL_MIB = 150;
 const SETTLE_MS = 5_000;
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '5' } } });
-const samples = Number(values.samples);
-if (!Number.isInteger(samples) || samples < 1)
-  throw new Error(`--samples must be a whole number >= 1, got ${values.samples}`);
+const samples = bench.countOption('samples', values.samples);
 
 const median = (numbers: number[]) => {
   const sorted = [...numbers].sort((a, b) => a - b);

@@ -27,13 +27,8 @@ const FROM = 'ordermesh <no-reply@ordermesh.local>';
 const { values } = parseArgs({
   options: { mails: { type: 'string', default: '4000' }, rounds: { type: 'string', default: '3' } },
 });
-const wholeNumber = (name: string, text: string) => {
-  const number = Number(text);
-  if (!Number.isInteger(number) || number < 1) throw new Error(`--${name} must be a whole number >= 1, got ${text}`);
-  return number;
-};
-const mails = wholeNumber('mails', values.mails);
-const rounds = wholeNumber('rounds', values.rounds);
+const mails = bench.countOption('mails', values.mails);
+const rounds = bench.countOption('rounds', values.rounds);
 
 interface Round {
   mailsPerSecond: number;

@@ -1,4 +1,4 @@
-/** Ports, names and step lengths of one benchmark run; loopback only, apart from colleagues' test ports. */
+/** Ports, names and step lengths of one benchmark run (loopback only, apart from colleagues' test ports), and its options. */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,3 +39,10 @@ export interface StepTimes {
 
 export const stepTimes = (quick: boolean): StepTimes =>
   quick ? { stepMs: 2_500, warmupMs: 750, serialMs: 1_500 } : { stepMs: 12_000, warmupMs: 3_000, serialMs: 5_000 };
+
+/** A count given on a bench command's line, e.g. `--samples 5`: a whole number >= 1, or an error naming the option. */
+export function countOption(name: string, text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`--${name} must be a whole number >= 1, got ${text}`);
+  return count;
+}
