@@ -146,6 +146,33 @@ describe('one trace per request, across gRPC and RabbitMQ', () => {
     expect(trace.some((s) => s.service === 'payment' && s.attributes['db.system.name'] === 'postgresql')).toBe(true);
   });
 
+  it('keeps a passed-on answer in the trace: ListMyOrders, whose page UserService answers as bytes', async () => {
+    const bob = await e2e.signUp();
+    const listed = await call(e2e.users.listMyOrders.bind(e2e.users), { pageSize: 5, pageToken: '' }, bob.token);
+    expect(listed.orders).toEqual([]);
+
+    const listMyOrders = await eventually('the ListMyOrders server span', () =>
+      receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.name.endsWith('UserService/ListMyOrders')),
+    );
+    const trace = await eventually('the ListOrders server span in the same trace', () => {
+      const spans = receiver.spans.filter((s) => s.traceId === listMyOrders.traceId);
+      return spans.some((s) => s.service === 'order' && s.kind === SpanKind.SERVER) && spans;
+    });
+    const listOrdersClient = the(
+      trace,
+      'user calls ListOrders',
+      (s) => s.service === 'user' && s.kind === SpanKind.CLIENT && s.name.endsWith('OrderService/ListOrders'),
+    );
+    const listOrders = the(
+      trace,
+      'order serves ListOrders',
+      (s) => s.service === 'order' && s.kind === SpanKind.SERVER && s.name.endsWith('OrderService/ListOrders'),
+    );
+    expect(listOrdersClient.parentSpanId).toBe(listMyOrders.spanId);
+    expect(listOrders.parentSpanId).toBe(listOrdersClient.spanId);
+    expect(listOrdersClient.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.grpc.status_code': 0 });
+  });
+
   it('writes trace_id and span_id on the log lines written inside the trace', async () => {
     const delivered = receiver.spans.find((s) => s.service === 'notification' && s.name === 'deliver email');
     expect(delivered).toBeDefined();

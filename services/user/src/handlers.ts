@@ -6,12 +6,13 @@ import {
   type DownstreamCall,
   fields,
   parseRequest,
+  passThrough,
   translateDownstreamError,
   type UnaryMethod,
 } from '@ordermesh/grpc';
 import type { TokenVerifier } from '@ordermesh/identity';
-import type { Order, OrderServiceClient } from '@ordermesh/proto/order';
-import type { PaymentServiceClient } from '@ordermesh/proto/payment';
+import { type Order, type OrderServiceClient, OrderServiceService } from '@ordermesh/proto/order';
+import { type PaymentServiceClient, PaymentServiceService } from '@ordermesh/proto/payment';
 import { UserServiceService } from '@ordermesh/proto/user';
 import type { Logger } from '@ordermesh/runtime';
 import { z } from 'zod';
@@ -65,6 +66,22 @@ export function userService(
   log: Logger,
 ) {
   const { orders, payments } = downstream;
+  // Answers passed on unchanged stay as the downstream service encoded them: decoding 100 orders only to
+  // encode them again was ~0.3 ms of CPU per ListMyOrders. passThrough checks that the messages match.
+  const passedOn = {
+    addPaymentMethod: passThrough(
+      payments,
+      PaymentServiceService.addPaymentMethod,
+      UserServiceService.addPaymentMethod,
+    ),
+    listPaymentMethods: passThrough(
+      payments,
+      PaymentServiceService.listPaymentMethods,
+      UserServiceService.listPaymentMethods,
+    ),
+    listProducts: passThrough(orders, OrderServiceService.listProducts, UserServiceService.listProducts),
+    listOrders: passThrough(orders, OrderServiceService.listOrders, UserServiceService.listMyOrders),
+  };
   const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, context: CallContext, about: DownstreamCall) =>
     callUnary(method, request, { timeoutMs: downstream.timeoutMs, within: context.deadline }).catch((error) => {
       throw translateDownstreamError(error, { ...about, within: context.deadline });
@@ -96,15 +113,14 @@ export function userService(
       async addPaymentMethod(request, context) {
         const userId = await tokens.authenticate(context.metadata);
         parseRequest(withKey, request);
-        const method = payments.addPaymentMethod.bind(payments);
-        return call(method, { ...request, userId }, context, ADD_PAYMENT_METHOD);
+        return call(passedOn.addPaymentMethod, { ...request, userId }, context, ADD_PAYMENT_METHOD);
       },
       async listPaymentMethods(_request, context) {
         const userId = await tokens.authenticate(context.metadata);
-        return call(payments.listPaymentMethods.bind(payments), { userId }, context, PAYMENT_METHODS);
+        return call(passedOn.listPaymentMethods, { userId }, context, PAYMENT_METHODS);
       },
       async listProducts(_request, context) {
-        return call(orders.listProducts.bind(orders), {}, context, ORDERS);
+        return call(passedOn.listProducts, {}, context, ORDERS);
       },
       async placeOrder(request, context) {
         const userId = await tokens.authenticate(context.metadata);
@@ -115,7 +131,7 @@ export function userService(
       async listMyOrders(request, context) {
         const userId = await tokens.authenticate(context.metadata);
         const { pageSize, pageToken } = parseRequest(page, request);
-        return call(orders.listOrders.bind(orders), { userId, pageSize, pageToken }, context, ORDERS);
+        return call(passedOn.listOrders, { userId, pageSize, pageToken }, context, ORDERS);
       },
       async getMyOrder(request, context) {
         const userId = await tokens.authenticate(context.metadata);

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import {
   type Metadata,
   Server,
@@ -14,8 +12,9 @@ import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from '@ordermesh/runtime';
 import { AppError, invalidArgument, isTransientDatabaseError, secondsSince, serviceMeter } from '@ordermesh/runtime';
 import { HealthImplementation } from 'grpc-health-check';
-import type { Message } from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
+import { protoFiles } from './descriptors.js';
+import { EncodedMessage } from './pass-through.js';
 
 /**
  * Request fields a caller vouches for with its signature, for calls whose
@@ -64,10 +63,13 @@ interface UnaryMethodDefinition<Req, Res> {
   responseSerialize: (value: Res) => Buffer;
 }
 
-/** One async function per method of a generated ts-proto service definition. */
+/**
+ * One async function per method of a generated ts-proto service definition.
+ * A handler may answer with a message already encoded downstream (passThrough).
+ */
 export type UnaryHandlers<Definition> = {
   [Method in keyof Definition]: Definition[Method] extends UnaryMethodDefinition<infer Req, infer Res>
-    ? (request: Req, context: CallContext) => Promise<Res>
+    ? (request: Req, context: CallContext) => Promise<Res | EncodedMessage<Res>>
     : never;
 };
 
@@ -137,7 +139,7 @@ export function bindService<Definition extends Record<string, UnaryMethodDefinit
       );
     };
   }
-  return { name: serviceName, definition: tolerantDecoding(definition), implementation };
+  return { name: serviceName, definition: serverCodecs(definition), implementation };
 }
 
 /** What a request that does not decode becomes, so its call is answered by the handler wrapper above. */
@@ -149,12 +151,13 @@ class MalformedRequest {
  * The definition with decoders that never throw: grpc-js answers a request
  * its decoder throws on with INTERNAL, but bytes that are not a valid message
  * are the caller's mistake, so they become a MalformedRequest and then
- * INVALID_ARGUMENT (after the caller check, when the service has one).
+ * INVALID_ARGUMENT (after the caller check, when the service has one). Its
+ * encoders send an EncodedMessage's bytes as they are.
  */
-function tolerantDecoding(definition: Record<string, UnaryMethodDefinition<unknown, never>>): ServiceDefinition {
-  const tolerant: Record<string, UnaryMethodDefinition<unknown, never>> = {};
+function serverCodecs(definition: Record<string, UnaryMethodDefinition<unknown, never>>): ServiceDefinition {
+  const served: Record<string, UnaryMethodDefinition<unknown, unknown>> = {};
   for (const [method, spec] of Object.entries(definition)) {
-    tolerant[method] = {
+    served[method] = {
       ...spec,
       requestDeserialize: (bytes: Buffer) => {
         try {
@@ -163,9 +166,11 @@ function tolerantDecoding(definition: Record<string, UnaryMethodDefinition<unkno
           return new MalformedRequest(error instanceof Error ? error.message : String(error));
         }
       },
+      responseSerialize: (value: unknown) =>
+        value instanceof EncodedMessage ? value.bytes : spec.responseSerialize(value as never),
     };
   }
-  return tolerant as unknown as ServiceDefinition;
+  return served as unknown as ServiceDefinition;
 }
 
 /** Records one call of `path` ("/pkg.Service/Method"); attribute sets are made once per status, not per call. */
@@ -211,11 +216,7 @@ export interface RunningServer {
  * client such as grpcurl or `npm run grpc` could not resolve Timestamp or Money.)
  */
 function reflectedFiles(): ConstructorParameters<typeof ReflectionService>[0] {
-  const require = createRequire(import.meta.url);
-  const bytes = readFileSync(require.resolve('@ordermesh/proto/descriptor-set'));
-  // protobufjs types a decoded message loosely; a FileDescriptorSet's one field is `repeated FileDescriptorProto file`.
-  const set = descriptor.FileDescriptorSet.decode(bytes) as Message & { file: Message[] };
-  const fileDescriptorProtos = set.file.map((file) =>
+  const fileDescriptorProtos = protoFiles().map((file) =>
     Buffer.from(descriptor.FileDescriptorProto.encode(file).finish()),
   );
   return {
