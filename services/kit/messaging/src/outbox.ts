@@ -78,6 +78,9 @@ export interface OutboxRelayOptions {
   retentionHours?: number;
 }
 
+/** Why the relay's wait ended early: new rows were committed. */
+const WOKEN = 'outbox rows committed';
+
 /**
  * The relay's settings when a service gives none (the bench's PostgreSQL ceiling batches with the same).
  * gatherMs: a few milliseconds on an event nobody waits for; at about 100 orders/s a service's relay
@@ -141,7 +144,9 @@ export class OutboxRelay {
 
   /** Asks the relay to look now: called after a transaction that wrote outbox rows commits. */
   notify(): void {
-    this.wake.abort();
+    // Once per wait: abort() with no reason builds a DOMException, stack trace included, on every call,
+    // even on a signal already aborted, and this runs after every commit.
+    if (!this.wake.signal.aborted) this.wake.abort(WOKEN);
   }
 
   async stop(): Promise<void> {
