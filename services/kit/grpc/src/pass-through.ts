@@ -6,7 +6,7 @@ import type { UnaryMethod } from './grpc-client.js';
  * A response message as the service that made it encoded it. A handler
  * returning one answers with these bytes unchanged (see bindService), instead
  * of decoding a downstream answer only to encode the same fields again: for a
- * page of 100 orders that round trip is ~0.3 ms of CPU and ~18 kB of garbage.
+ * full page of 100 orders that round trip is ~0.3 ms of CPU and ~18 kB of garbage.
  */
 export class EncodedMessage<Message> {
   /** Type only: what the bytes decode to. */
