@@ -20,8 +20,9 @@ export class EncodedMessage<Message> {
  * on as the answer of `upstream`. The two response messages must be the same
  * on the wire (field numbers, types, nested types), which the compiler cannot
  * see, so it is checked here against proto/'s descriptor set, once, and a
- * pair that differs throws. The client's interceptors (a service token, trace
- * context) apply as to any call.
+ * pair that differs throws. The client's interceptors (the service token) and
+ * the OpenTelemetry instrumentation (client span, trace context) apply as to
+ * any call.
  */
 export function passThrough<Req, Res>(
   client: Client,
